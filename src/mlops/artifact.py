@@ -1,0 +1,126 @@
+"""The model artifact: a folder with the pipeline (skops), its metadata and reference profile.
+
+skops files load only the types listed here, unlike pickle, which runs whatever code a file
+names. The archive is rewritten with fixed timestamps so the same model has the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+from sklearn.pipeline import Pipeline
+
+from mlops.tables import write_atomically
+
+MODEL_FILE = "model.skops"
+METADATA_FILE = "model.json"
+REFERENCE_FILE = "reference.json"
+SCHEMA_ENTRY = "schema.json"
+_OBJECT_ID = re.compile(r'"__id__": ([0-9]+)|"([0-9]+)\.npy"')
+
+# Types a model file may contain beyond skops' defaults. A type outside this list makes loading
+# fail: extend it deliberately when model.py starts using a new estimator or transformer.
+TRUSTED_TYPES = [
+    "functools.partial",  # wraps only functions listed here: skops checks the wrapped one too
+    "numpy.dtype",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn.compose._column_transformer.ColumnTransformer",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.impute._base.SimpleImputer",
+    "sklearn.impute._base.MissingIndicator",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._encoders.OneHotEncoder",
+    "sklearn.preprocessing._encoders.OrdinalEncoder",
+    "sklearn.utils.validation.check_array",
+]
+
+
+class UntrustedModelError(RuntimeError):
+    """A model file holds a type that is not in ``TRUSTED_TYPES``."""
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    pipeline: Pipeline
+    metadata: dict[str, Any]
+
+    @property
+    def threshold(self) -> float:
+        return float(self.metadata["threshold"])
+
+
+def _canonical_zip(source: Path, target: Path) -> None:
+    """Rewrite a skops archive so equal models give equal bytes.
+
+    skops numbers objects and names array files by their ``id()`` in memory and stamps entries
+    with the current time; here ids are renumbered by first mention and the time is fixed.
+    """
+    with zipfile.ZipFile(source) as old:
+        schema = old.read(SCHEMA_ENTRY).decode("utf-8")
+        ids: dict[str, str] = {}
+        for match in _OBJECT_ID.finditer(schema):
+            ids.setdefault(match[1] or match[2], str(len(ids)))
+
+        def renumber(match: re.Match[str]) -> str:
+            number = match[1] or match[2]
+            return match[0].replace(number, ids[number])
+
+        entries = {SCHEMA_ENTRY: _OBJECT_ID.sub(renumber, schema).encode("utf-8")}
+        for info in old.infolist():
+            if info.filename != SCHEMA_ENTRY:
+                stem = info.filename.removesuffix(".npy")
+                entries[f"{ids[stem]}.npy" if stem in ids else info.filename] = old.read(info)
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as new:
+        for name in sorted(entries):
+            new.writestr(
+                zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)),
+                entries[name],
+                compress_type=zipfile.ZIP_DEFLATED,
+            )
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    write_atomically(
+        path, lambda tmp: tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    )
+
+
+def save(
+    folder: Path, pipeline: Pipeline, metadata: dict[str, Any], reference: dict[str, Any]
+) -> None:
+    """Write the artifact folder; equal models give equal bytes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = folder / f".{MODEL_FILE}.raw"
+    sio.dump(pipeline, raw)
+    try:
+        write_atomically(folder / MODEL_FILE, lambda tmp: _canonical_zip(raw, tmp))
+    finally:
+        raw.unlink(missing_ok=True)
+    _write_json(folder / METADATA_FILE, metadata)
+    _write_json(folder / REFERENCE_FILE, reference)
+
+
+def load(folder: Path) -> ModelArtifact:
+    """Load the pipeline, refusing any type outside ``TRUSTED_TYPES``."""
+    path = folder / MODEL_FILE
+    untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+    if untrusted:
+        raise UntrustedModelError(f"{path} holds types that are not trusted: {untrusted}")
+    pipeline = sio.load(path, trusted=TRUSTED_TYPES)
+    return ModelArtifact(pipeline, json.loads((folder / METADATA_FILE).read_text()))
+
+
+def reference(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / REFERENCE_FILE).read_text())

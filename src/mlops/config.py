@@ -1,0 +1,122 @@
+"""Typed view of ``params.yaml``: a typo in a knob fails at load time, not mid-pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+PARAMS_FILE = Path("params.yaml")
+SCHEMA_FILE = Path("schema.yaml")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(_Section):
+    dir: Path = Path("data")
+    table: str
+    time_column: str
+    source: str | None = None
+    initial_months: list[str] = Field(default_factory=list)
+
+
+class ValidateParams(_Section):
+    outlier_iqr_k: float = 3.0
+    sample_rows: int = 5
+
+
+class TargetParams(_Section):
+    column: str
+    threshold: float
+
+
+class LookupParams(_Section):
+    keys: list[str]
+    columns: list[str]
+
+
+class FeatureParams(_Section):
+    target: TargetParams
+    local_timezone: str = "UTC"
+    datetime_parts: dict[str, tuple[str, str]] = Field(default_factory=dict)
+    lookups: dict[str, LookupParams] = Field(default_factory=dict)
+    categorical: list[str] = Field(default_factory=list)
+    numeric: list[str] = Field(default_factory=list)
+
+    @field_validator("numeric")
+    @classmethod
+    def _unique_feature_names(cls, numeric: list[str], info: Any) -> list[str]:
+        names = [*info.data.get("categorical", []), *numeric]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"feature names must be unique; repeated: {repeated}")
+        return numeric
+
+    @property
+    def names(self) -> list[str]:
+        """All model inputs, categorical first: the order the model sees them in."""
+        return [*self.categorical, *self.numeric]
+
+
+class SplitParams(_Section):
+    holdout_days: float
+    validation_days: float
+
+
+class SearchParams(_Section):
+    enabled: bool = False
+    n_candidates: int = 10
+    cv_splits: int = 3
+    time_budget_s: float = 300
+    space: dict[str, list[Any]] = Field(default_factory=dict)
+
+
+class TrainParams(_Section):
+    estimator: Literal["hist_gradient_boosting", "logistic_regression"]
+    seed: int = 42
+    threshold: Literal["max_f1"] | float = "max_f1"
+    hist_gradient_boosting: dict[str, Any] = Field(default_factory=dict)
+    logistic_regression: dict[str, Any] = Field(default_factory=dict)
+    search: SearchParams = SearchParams()
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The hyperparameters of the chosen estimator."""
+        return dict(getattr(self, self.estimator))
+
+
+class ImportanceParams(_Section):
+    n_repeats: int = 3
+    sample_rows: int = 5000
+
+
+class EvaluateParams(_Section):
+    slices: list[str] = Field(default_factory=list)
+    min_slice_rows: int = 200
+    curve_points: int = 200
+    calibration_bins: int = 10
+    importance: ImportanceParams = ImportanceParams()
+
+
+class ProfileParams(_Section):
+    single_row_calls: int = 300
+    batch_repeats: int = 3
+
+
+class Params(_Section):
+    data: DataParams
+    validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
+    features: FeatureParams
+    split: SplitParams
+    train: TrainParams
+    evaluate: EvaluateParams = EvaluateParams()
+    profile: ProfileParams = ProfileParams()
+
+
+def load_params(path: Path = PARAMS_FILE) -> Params:
+    """Read and check ``params.yaml``."""
+    return Params.model_validate(yaml.safe_load(path.read_text()))

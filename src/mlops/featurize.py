@@ -1,0 +1,43 @@
+"""Stage ``featurize``: clean tables -> model frame -> train / validation / holdout files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mlops import features
+from mlops.config import Params
+from mlops.split import time_split
+from mlops.tables import write_atomically, write_parquet
+from mlops.validate import CLEAN_DIR
+
+FEATURES_DIR = Path("build/features")
+SPLIT_JSON = Path("reports/split.json")
+
+
+def part_path(name: str) -> Path:
+    return FEATURES_DIR / f"{name}.parquet"
+
+
+def run(params: Params) -> dict[str, Any]:
+    """Build the model frame and split it by time; returns the split summary."""
+    tables = {path.stem: pd.read_parquet(path) for path in sorted(CLEAN_DIR.glob("*.parquet"))}
+    frame = features.build(tables, params.data, params.features, keep=params.evaluate.slices)
+    parts = time_split(frame, params.data.time_column, params.split)
+    time = params.data.time_column
+    summary = {
+        name: {
+            "rows": len(part),
+            "positive_rate": round(float(part[features.LABEL].mean()), 6),
+            "start": part[time].min().isoformat(),
+            "end": part[time].max().isoformat(),
+        }
+        for name, part in parts.items()
+    }
+    for name, part in parts.items():
+        write_parquet(part, part_path(name))
+    write_atomically(SPLIT_JSON, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n"))
+    return summary

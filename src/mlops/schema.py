@@ -1,0 +1,104 @@
+"""``schema.yaml`` compiled into pandera schemas: the data contract checked before training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+import yaml
+from pandera.errors import SchemaErrors
+
+_DTYPES = {"int64": "int64", "float64": "float64", "str": "str", "datetime": "datetime64[ns, UTC]"}
+
+
+class SchemaViolationError(ValueError):
+    """Rows break the data contract. The message names file, column, check and sample rows."""
+
+
+def _not_entirely_null(series: pd.Series) -> bool:
+    return bool(series.notna().any()) or series.empty
+
+
+def _column(name: str, spec: dict[str, Any]) -> pa.Column:
+    unknown = set(spec) - {"dtype", "nullable", "min", "max", "isin", "regex"}
+    if unknown or spec.get("dtype") not in _DTYPES:
+        raise ValueError(f"schema column {name!r}: unknown keys {sorted(unknown)} or bad dtype")
+    checks = [
+        pa.Check(
+            _not_entirely_null,
+            element_wise=False,
+            name="not_entirely_null",
+            error="column is entirely null",
+        )
+    ]
+    if "min" in spec or "max" in spec:
+        checks.append(
+            pa.Check.in_range(spec.get("min", float("-inf")), spec.get("max", float("inf")))
+        )
+    if "isin" in spec:
+        checks.append(pa.Check.isin([str(value) for value in spec["isin"]]))
+    if "regex" in spec:
+        checks.append(pa.Check.str_matches(spec["regex"]))
+    return pa.Column(_DTYPES[spec["dtype"]], checks, nullable=spec.get("nullable", False))
+
+
+@dataclass(frozen=True)
+class DataSchema:
+    """One pandera schema per table."""
+
+    tables: dict[str, pa.DataFrameSchema]
+
+    @classmethod
+    def load(cls, path: Path) -> DataSchema:
+        document = yaml.safe_load(path.read_text())
+        return cls(
+            {
+                table: pa.DataFrameSchema(
+                    {name: _column(name, spec) for name, spec in body["columns"].items()},
+                    name=table,
+                    coerce=True,
+                    strict=True,
+                    ordered=False,
+                    unique_column_names=True,
+                )
+                for table, body in document["tables"].items()
+            }
+        )
+
+    def columns(self, table: str) -> list[str]:
+        return list(self.tables[table].columns)
+
+    def numeric_columns(self, table: str) -> list[str]:
+        return [
+            name
+            for name, column in self.tables[table].columns.items()
+            if str(column.dtype) in ("int64", "float64")
+        ]
+
+    def validate(
+        self, table: str, frame: pd.DataFrame, source: str, sample_rows: int
+    ) -> pd.DataFrame:
+        """The frame with declared dtypes, or ``SchemaViolationError`` listing each failed check."""
+        try:
+            return self.tables[table].validate(frame, lazy=True)
+        except SchemaErrors as errors:
+            raise SchemaViolationError(
+                _describe(errors.failure_cases, source, sample_rows)
+            ) from None
+
+
+def _describe(failures: pd.DataFrame, source: str, sample_rows: int) -> str:
+    lines = [f"{source}: the data breaks schema.yaml"]
+    for (column, check), group in failures.groupby(
+        [failures["column"].astype(str), failures["check"].astype(str)], sort=True
+    ):
+        rows = [int(index) for index in group["index"].dropna().unique()[:sample_rows]]
+        values = [str(value) for value in group["failure_case"].unique()[:sample_rows]]
+        where = f"rows {rows}" if rows else "whole column"
+        lines.append(
+            f"  column {column!r} failed {check}: {len(group)} cases, {where}, values {values}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,70 @@
+"""Stage ``train``: fit the pipeline, pick the decision threshold, save the artifact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import sklearn
+from sklearn.metrics import precision_recall_curve
+
+from mlops import artifact, features, reference
+from mlops.config import Params
+from mlops.featurize import part_path
+from mlops.model import build_model
+from mlops.search import search
+
+MODEL_DIR = Path("model")
+
+
+def max_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:
+    """The score cut that maximises F1 on held-out rows."""
+    precision, recall, thresholds = precision_recall_curve(labels, scores)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return float(thresholds[int(np.argmax(f1[:-1]))])
+
+
+def _inputs_and_labels(name: str, params: Params) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    frame = pd.read_parquet(part_path(name))
+    return features.prediction_inputs(frame, params.features), frame[features.LABEL], frame
+
+
+def run(params: Params) -> dict[str, Any]:
+    """Train on the train part; returns the metadata written beside the model."""
+    train_x, train_y, train_frame = _inputs_and_labels("train", params)
+    valid_x, valid_y, _ = _inputs_and_labels("validation", params)
+    tuned: dict[str, Any] = {}
+    trials: list[dict[str, Any]] = []
+    if params.train.search.enabled:
+        tuned, trials = search(train_x, train_y, params.train, params.features)
+    pipeline = build_model(params.train, params.features, tuned).fit(train_x, train_y)
+    threshold = (
+        max_f1_threshold(valid_y.to_numpy(), pipeline.predict_proba(valid_x)[:, 1])
+        if params.train.threshold == "max_f1"
+        else float(params.train.threshold)
+    )
+    time = params.data.time_column
+    metadata = {
+        "estimator": params.train.estimator,
+        "hyperparameters": {**params.train.hyperparameters, **tuned},
+        "threshold": threshold,
+        "features": {
+            "categorical": params.features.categorical,
+            "numeric": params.features.numeric,
+        },
+        "label": f"{params.features.target.column} > {params.features.target.threshold:g}",
+        "trained_on": {
+            "rows": len(train_x),
+            "start": train_frame[time].min().isoformat(),
+            "end": train_frame[time].max().isoformat(),
+        },
+        "library_versions": {"scikit-learn": sklearn.__version__},
+        "search_trials": trials,
+    }
+    profile = reference.build(
+        train_x, params.features.categorical, pipeline.predict_proba(train_x)[:, 1]
+    )
+    artifact.save(MODEL_DIR, pipeline, metadata, profile)
+    return metadata

@@ -1,0 +1,70 @@
+"""Stage ``validate``: check every raw file against the contract, then write clean tables.
+
+Nothing is written unless every file of every table passes, so a failure leaves all previous
+outputs as they were.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.progress import track
+
+from mlops import quality
+from mlops.config import Params
+from mlops.schema import DataSchema
+from mlops.tables import month_files, read_csv, write_atomically, write_parquet
+
+CLEAN_DIR = Path("build/clean")
+QUALITY_JSON = Path("reports/data_quality.json")
+QUALITY_MD = Path("reports/data_quality.md")
+
+
+def _checked_table(
+    schema: DataSchema, table: str, files: list[Path], params: Params
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    frames, where = [], []
+    for path in track(files, description=f"Validating {table}", transient=True):
+        frame = schema.validate(table, read_csv(path), str(path), params.validate_.sample_rows)
+        frames.append(frame)
+        where.append(pd.Series([f"{path.name}:{row}" for row in range(len(frame))]))
+    combined = pd.concat(frames, ignore_index=True)
+    locations = pd.concat(where, ignore_index=True)
+    clean, duplicates = quality.drop_exact_duplicates(combined)
+    report = {
+        "files": len(files),
+        "rows_in": len(combined),
+        "duplicates_removed": duplicates,
+        "rows_out": len(clean),
+        "missing": quality.missing_counts(clean),
+        "outliers": quality.outliers(
+            clean,
+            schema.numeric_columns(table),
+            params.validate_.outlier_iqr_k,
+            locations.loc[clean.index],
+            params.validate_.sample_rows,
+        ),
+    }
+    return clean.reset_index(drop=True), report
+
+
+def run(params: Params, schema_file: Path) -> dict[str, Any]:
+    """Validate all tables; on success write ``build/clean`` and the data-quality report."""
+    schema = DataSchema.load(schema_file)
+    checked: dict[str, pd.DataFrame] = {}
+    report: dict[str, Any] = {"tables": {}}
+    for table in schema.tables:
+        files = month_files(params.data.dir, table)
+        if not files:
+            raise FileNotFoundError(
+                f"no files for table {table!r} under {params.data.dir}/{table}/"
+            )
+        checked[table], report["tables"][table] = _checked_table(schema, table, files, params)
+    for table, frame in checked.items():
+        write_parquet(frame, CLEAN_DIR / f"{table}.parquet")
+    write_atomically(QUALITY_JSON, lambda tmp: tmp.write_text(json.dumps(report, indent=2) + "\n"))
+    write_atomically(QUALITY_MD, lambda tmp: tmp.write_text(quality.markdown(report)))
+    return report
