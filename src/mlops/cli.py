@@ -142,7 +142,7 @@ def metrics_command() -> None:
         "profile",
         {
             "model size (bytes)": profile["model_size_bytes"],
-            "single row p50 / p99 (ms)": f"{profile['single_row']['p50_ms']} / {profile['single_row']['p99_ms']}",
+            "single row p50 / p99 (ms)": "{p50_ms} / {p99_ms}".format(**profile["single_row"]),
             "batch rows/s": profile["batch"]["rows_per_s"],
         },
     )

@@ -10,10 +10,10 @@ import shutil
 from pathlib import Path
 
 import yaml
-from rich.progress import track
 
 from mlops import dvc
 from mlops.config import Params
+from mlops.progress import track
 from mlops.sources import load_source
 
 

@@ -27,7 +27,7 @@ def join_lookups(
 
 
 def add_datetime_parts(frame: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
-    """Calendar parts (``hour``, ``weekday``, ``month``, ``day``) in the local time zone."""
+    """Calendar parts (``hour``, ``day_of_week``, ``month``, ``day``) in the local time zone."""
     for name, (column, part) in params.datetime_parts.items():
         frame[name] = getattr(frame[column].dt.tz_convert(params.local_timezone).dt, part)
     return frame

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from rich.progress import track
 
 from mlops import artifact, features
 from mlops.config import Params
 from mlops.featurize import part_path
+from mlops.progress import track
 from mlops.tables import write_atomically
 from mlops.train import MODEL_DIR
 
@@ -33,9 +33,7 @@ def run(params: Params) -> dict[str, object]:
     inputs = features.prediction_inputs(pd.read_parquet(part_path("holdout")), params.features)
     predict = model.pipeline.predict_proba
     single: list[float] = []
-    for row in track(
-        range(params.profile.single_row_calls), description="Single-row calls", transient=True
-    ):
+    for row in track(range(params.profile.single_row_calls), description="Single-row calls"):
         one = inputs.iloc[[row % len(inputs)]]
         started = time.perf_counter()
         predict(one)

@@ -29,7 +29,7 @@ def _column(name: str, spec: dict[str, Any]) -> pa.Column:
     checks = [
         pa.Check(
             _not_entirely_null,
-            element_wise=False,
+            ignore_na=False,
             name="not_entirely_null",
             error="column is entirely null",
         )
@@ -86,19 +86,21 @@ class DataSchema:
             return self.tables[table].validate(frame, lazy=True)
         except SchemaErrors as errors:
             raise SchemaViolationError(
-                _describe(errors.failure_cases, source, sample_rows)
+                _describe(errors.failure_cases, table, source, sample_rows)
             ) from None
 
 
-def _describe(failures: pd.DataFrame, source: str, sample_rows: int) -> str:
+def _describe(failures: pd.DataFrame, table: str, source: str, sample_rows: int) -> str:
     lines = [f"{source}: the data breaks schema.yaml"]
     for (column, check), group in failures.groupby(
         [failures["column"].astype(str), failures["check"].astype(str)], sort=True
     ):
         rows = [int(index) for index in group["index"].dropna().unique()[:sample_rows]]
-        values = [str(value) for value in group["failure_case"].unique()[:sample_rows]]
-        where = f"rows {rows}" if rows else "whole column"
-        lines.append(
-            f"  column {column!r} failed {check}: {len(group)} cases, {where}, values {values}"
-        )
+        if rows:
+            values = [str(value) for value in group["failure_case"].unique()[:sample_rows]]
+            where = f"{len(group)} rows, e.g. rows {rows} with values {values}"
+        else:  # a check on the whole table or column: the failure case names what is wrong
+            where = ", ".join(map(str, group["failure_case"].unique()[:sample_rows]))
+        subject = f"table {table!r}" if column == table else f"column {column!r}"
+        lines.append(f"  {subject} failed {check}: {where}")
     return "\n".join(lines)

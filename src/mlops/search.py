@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from rich.progress import Progress
 from sklearn.model_selection import ParameterSampler, TimeSeriesSplit, cross_val_score
 
 from mlops.config import FeatureParams, TrainParams
 from mlops.model import build_model
+from mlops.progress import bar
 
 
 def search(
@@ -29,7 +29,7 @@ def search(
     folds = TimeSeriesSplit(n_splits=settings.cv_splits)
     trials: list[dict[str, Any]] = []
     deadline = time.monotonic() + settings.time_budget_s
-    with Progress(transient=True) as progress:
+    with bar() as progress:
         task = progress.add_task("Hyperparameter search", total=len(candidates))
         for candidate in candidates:
             if time.monotonic() > deadline:

