@@ -1,4 +1,4 @@
-"""Progress bars for long work, on stderr so that stdout carries only results."""
+"""Progress bars for long work: on stderr (stdout carries only results), on terminals only."""
 
 from __future__ import annotations
 
@@ -15,9 +15,15 @@ STDERR = Console(stderr=True)
 
 def track(items: Iterable[Item], description: str) -> Iterator[Item]:
     """Iterate with a progress bar that disappears when done."""
-    yield from _track(items, description=description, console=STDERR, transient=True)
+    yield from _track(
+        items,
+        description=description,
+        console=STDERR,
+        transient=True,
+        disable=not STDERR.is_terminal,
+    )
 
 
 def bar() -> Progress:
     """A progress display for work that is not a plain loop."""
-    return Progress(console=STDERR, transient=True)
+    return Progress(console=STDERR, transient=True, disable=not STDERR.is_terminal)
