@@ -28,6 +28,12 @@ def test_fresh_clone_rebuilds_exactly_the_recorded_version_then_pulls_it(clone: 
     assert run("mlops", "data", "pull", cwd=clone).stdout.strip() == "data: pulled"
     assert run("mlops", "data", "pull", cwd=clone).stdout.strip() == "data: present"
 
+    (clone / "data/flights/2013-09.csv").write_text("local work\n")
+    refused = run("mlops", "data", "pull", cwd=clone, check=False)
+    assert refused.returncode == 1
+    assert "dvc add data" in refused.stderr
+    assert (clone / "data/flights/2013-09.csv").read_text() == "local work\n"
+
 
 def test_rebuilt_bytes_that_differ_fail_with_both_hashes(clone: Path) -> None:
     recorded = (clone / "data.dvc").read_text()

@@ -72,23 +72,27 @@ def add_month(params: Params, month: str) -> str:
 def ensure(params: Params) -> str:
     """Make ``data/`` hold the version ``data.dvc`` records: as is, from the remote, or rebuilt.
 
-    A rebuild must reproduce the recorded hash to the byte; otherwise it fails with both hashes
-    and ``data.dvc`` stays as it was.
+    Local changes to ``data/`` are never overwritten. A rebuild must reproduce the recorded hash
+    to the byte; otherwise it fails with both hashes and ``data.dvc`` stays as it was.
     """
-    path = dvc_file(params)
+    path, folder = dvc_file(params), params.data.dir
     if not dvc.run("status", "--quiet", str(path), check=False).returncode:
         return "present"
+    if folder.exists() and any(folder.iterdir()):
+        raise DataMismatchError(
+            f"{folder}/ differs from {path}: record the change with `dvc add {folder}` "
+            f"or discard it with `dvc checkout {path}`"
+        )
     if dvc.run("pull", "--quiet", str(path), check=False).returncode == 0:
         return "pulled"
     recorded_text = path.read_text()
     expected = dvc.tracked_output(path)["md5"]
-    shutil.rmtree(params.data.dir, ignore_errors=True)
     _write_months(params, months(params))
     actual = _record(params, months(params))
     path.write_text(recorded_text)
     if actual != expected:
         raise DataMismatchError(
-            f"rebuilt {params.data.dir}/ hashes to {actual}, but {path} records {expected}; "
+            f"rebuilt {folder}/ hashes to {actual}, but {path} records {expected}; "
             "the source's bytes differ from the recorded version (check the source package version)"
         )
     return "rebuilt"
