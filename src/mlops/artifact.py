@@ -13,9 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import skops.io as sio
 from sklearn.pipeline import Pipeline
 
+from mlops import features
+from mlops.errors import MlopsError
 from mlops.tables import write_atomically
 
 MODEL_FILE = "model.skops"
@@ -47,7 +50,7 @@ TRUSTED_TYPES = [
 ]
 
 
-class UntrustedModelError(RuntimeError):
+class UntrustedModelError(MlopsError):
     """A model file holds a type that is not in ``TRUSTED_TYPES``."""
 
 
@@ -59,6 +62,12 @@ class ModelArtifact:
     @property
     def threshold(self) -> float:
         return float(self.metadata["threshold"])
+
+    def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The columns this model was trained on, typed as it expects: older models keep
+        working after ``params.yaml`` changes its feature lists."""
+        names = self.metadata["features"]
+        return features.model_inputs(frame, names["categorical"], names["numeric"])
 
 
 def _canonical_zip(source: Path, target: Path) -> None:

@@ -1,4 +1,7 @@
-"""``mlops``: the one command line. DVC stages, nox sessions and workflows only call this."""
+"""``mlops``: the one command line. DVC stages, nox sessions and workflows only call this.
+
+Subcommands import what they need when they run, so quick ones (registry, lineage) start fast.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlops import datastore, evaluate, featurize, latency, train, validate
-from mlops.artifact import UntrustedModelError
 from mlops.config import PARAMS_FILE, SCHEMA_FILE, load_params
-from mlops.datastore import DataMismatchError
-from mlops.dvc import DvcError
-from mlops.schema import SchemaViolationError
+from mlops.errors import MlopsError
 
 app = typer.Typer(
     help="GitOps template for machine-learning operations.",
@@ -25,40 +24,58 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 data_app = typer.Typer(help="The versioned raw data (data.dvc).", no_args_is_help=True)
+registry_app = typer.Typer(help="Model versions and stages (GTO git tags).", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+app.add_typer(registry_app, name="registry")
 console = Console()
 errors = Console(stderr=True)
 
 ParamsOption = Annotated[Path, typer.Option("--params", help="Pipeline parameters.")]
-# Failures that are about the inputs, not bugs: a message, no traceback, exit code 1.
-_EXPECTED = (
-    SchemaViolationError,
-    DataMismatchError,
-    DvcError,
-    UntrustedModelError,
-    FileNotFoundError,
-    ValueError,
-)
+ActorOption = Annotated[
+    str | None, typer.Option(help="Who acts (default: $MLOPS_ACTOR, $GITHUB_ACTOR, git user.name).")
+]
+ReasonOption = Annotated[str, typer.Option(help="Why: kept in the tag annotation.")]
+PushOption = Annotated[bool, typer.Option(help="Push the new tags to origin.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+GATE_REJECT_EXIT = 3
 
 
 def _reports_failures(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Expected failures (bad input or state) print a message and exit 1, without a traceback."""
+
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except _EXPECTED as error:
+        except (MlopsError, FileNotFoundError, ValueError) as error:
             errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper
 
 
+def _actor(actor: str | None) -> str:
+    from mlops import git
+
+    return actor or git.actor()
+
+
+def _print_table(title: str, values: dict[str, Any]) -> None:
+    table = Table(title=title)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in values.items():
+        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(table)
+
+
 @data_app.command("pull")
 @_reports_failures
 def data_pull(params: ParamsOption = PARAMS_FILE) -> None:
     """Make data/ hold the version data.dvc records: as is, from the remote, or rebuilt."""
-    how = datastore.ensure(load_params(params))
-    console.print(f"data: {how}")
+    from mlops import datastore
+
+    console.print(f"data: {datastore.ensure(load_params(params))}")
 
 
 @data_app.command("add-month")
@@ -67,8 +84,9 @@ def data_add_month(
     month: Annotated[str, typer.Argument(help="YYYY-MM")], params: ParamsOption = PARAMS_FILE
 ) -> None:
     """Add one month from the configured source as a new data version (then commit data.dvc)."""
-    digest = datastore.add_month(load_params(params), month)
-    console.print(f"data.dvc now records {digest}")
+    from mlops import datastore
+
+    console.print(f"data.dvc now records {datastore.add_month(load_params(params), month)}")
 
 
 @data_app.command("create")
@@ -79,6 +97,8 @@ def data_create(
     params: ParamsOption = PARAMS_FILE,
 ) -> None:
     """Write a new data version from the source (default: data.initial_months in params)."""
+    from mlops import datastore
+
     config = load_params(params)
     digest = datastore.create(config, months or config.data.initial_months, every)
     console.print(f"data.dvc now records {digest}")
@@ -91,6 +111,8 @@ def validate_command(
     schema: Annotated[Path, typer.Option(help="The data contract.")] = SCHEMA_FILE,
 ) -> None:
     """Check raw data against the schema; write clean tables and the data-quality report."""
+    from mlops import validate
+
     report = validate.run(load_params(params), schema)
     for table, body in report["tables"].items():
         console.print(
@@ -103,6 +125,8 @@ def validate_command(
 @_reports_failures
 def featurize_command(params: ParamsOption = PARAMS_FILE) -> None:
     """Build features and the label; split by time into train, validation and holdout."""
+    from mlops import featurize
+
     for name, part in featurize.run(load_params(params)).items():
         console.print(f"{name}: {part['rows']} rows, {part['start']} .. {part['end']}")
 
@@ -111,6 +135,8 @@ def featurize_command(params: ParamsOption = PARAMS_FILE) -> None:
 @_reports_failures
 def train_command(params: ParamsOption = PARAMS_FILE) -> None:
     """Fit the model named in params.yaml and save it with its reference profile."""
+    from mlops import train
+
     metadata = train.run(load_params(params))
     console.print(
         f"trained {metadata['estimator']} on {metadata['trained_on']['rows']} rows, "
@@ -122,6 +148,8 @@ def train_command(params: ParamsOption = PARAMS_FILE) -> None:
 @_reports_failures
 def evaluate_command(params: ParamsOption = PARAMS_FILE) -> None:
     """Score the model on the holdout: metrics, slices, plots, permutation importance."""
+    from mlops import evaluate
+
     _print_table("holdout metrics", evaluate.run(load_params(params)))
 
 
@@ -129,13 +157,17 @@ def evaluate_command(params: ParamsOption = PARAMS_FILE) -> None:
 @_reports_failures
 def profile_command(params: ParamsOption = PARAMS_FILE) -> None:
     """Measure model size and single-row / batch prediction latency."""
-    result = latency.run(load_params(params))
-    console.print_json(json.dumps(result))
+    from mlops import latency
+
+    console.print_json(json.dumps(latency.run(load_params(params))))
 
 
 @app.command("metrics")
+@_reports_failures
 def metrics_command() -> None:
     """Print the current model's holdout metrics and profile."""
+    from mlops import evaluate, latency
+
     _print_table("holdout metrics", json.loads(evaluate.METRICS_JSON.read_text()))
     profile = json.loads(latency.PROFILE_JSON.read_text())
     _print_table(
@@ -148,10 +180,166 @@ def metrics_command() -> None:
     )
 
 
-def _print_table(title: str, values: dict[str, Any]) -> None:
-    table = Table(title=title)
-    table.add_column("metric")
-    table.add_column("value", justify="right")
-    for name, value in values.items():
-        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+@app.command("gate")
+@_reports_failures
+def gate_command(params: ParamsOption = PARAMS_FILE) -> None:
+    """Score the candidate and the production model on the current holdout and decide.
+
+    Exit codes: 0 promote, 3 reject (a normal, recorded outcome), 1 error (no decision).
+    """
+    from mlops import gate
+
+    record = gate.run(load_params(params))
+    typer.echo(gate.markdown(record))
+    if record["verdict"] != "promote":
+        raise typer.Exit(GATE_REJECT_EXIT)
+
+
+@registry_app.command("register")
+@_reports_failures
+def registry_register(
+    version: Annotated[str | None, typer.Option(help="vX.Y.Z; default: the bump rule")] = None,
+    ref: Annotated[str, typer.Option(help="The commit whose model to register.")] = "HEAD",
+    actor: ActorOption = None,
+    reason: ReasonOption = "gate passed",
+    push: PushOption = False,
+) -> None:
+    """Register the committed model (needs a promote gate record) and put it in the first stage."""
+    from mlops import registry
+
+    created = registry.register(_actor(actor), reason, ref, version, push)
+    console.print(f"registered {registry.tag(created)}")
+
+
+@registry_app.command("promote")
+@_reports_failures
+def registry_promote(
+    version: Annotated[str, typer.Argument(help="vX.Y.Z")],
+    stage: Annotated[str, typer.Option(help="Target stage.")],
+    actor: ActorOption = None,
+    reason: ReasonOption = "promoted",
+    push: PushOption = False,
+) -> None:
+    """Move a version to the next stage; production needs staging first and a promote record."""
+    from mlops import registry
+
+    registry.promote(version, stage, _actor(actor), reason, push)
+    console.print(f"{version} is now in {stage}")
+
+
+@registry_app.command("rollback")
+@_reports_failures
+def registry_rollback(
+    stage: Annotated[str | None, typer.Option(help="Default: the production stage.")] = None,
+    actor: ActorOption = None,
+    reason: ReasonOption = "",
+    push: PushOption = False,
+) -> None:
+    """Give the stage back to the version that held it before."""
+    from mlops import registry
+
+    left, restored = registry.rollback(_actor(actor), reason, stage, push)
+    console.print(f"rolled back {stage or registry.production_stage()}: {left} -> {restored}")
+
+
+@registry_app.command("show")
+@_reports_failures
+def registry_show(as_json: JsonOption = False) -> None:
+    """Versions and which stage each one holds."""
+    from mlops import registry
+
+    versions = [e.version for e in registry.history() if e.kind == "registration"]
+    holders = registry.current_stages()
+    if as_json:
+        console.print_json(json.dumps({"versions": versions, "stages": holders}))
+        return
+    table = Table(title=f"registry: {registry.model_entry().name}")
+    table.add_column("version")
+    table.add_column("stages")
+    for version in versions:
+        table.add_row(version, ", ".join(s for s, held in holders.items() if held == version))
+    console.print(table)
+
+
+@registry_app.command("history")
+@_reports_failures
+def registry_history(as_json: JsonOption = False) -> None:
+    """Every registration and stage change, oldest first, with actor and reason."""
+    from dataclasses import asdict
+
+    from mlops import registry
+
+    events = registry.history()
+    if as_json:
+        console.print_json(json.dumps([asdict(event) for event in events]))
+        return
+    table = Table(title="registry history")
+    for column in ("time", "event", "version", "stage", "actor", "reason"):
+        table.add_column(column)
+    for e in events:
+        table.add_row(
+            e.time,
+            e.kind,
+            e.version,
+            e.stage or "",
+            str(e.note.get("actor", "")),
+            str(e.note.get("reason", e.note.get("message", ""))),
+        )
+    console.print(table)
+
+
+@registry_app.command("card")
+@_reports_failures
+def registry_card(
+    version: Annotated[str, typer.Argument(help="vX.Y.Z")],
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """The model card (markdown) of a registered version."""
+    from mlops import model_card
+
+    text = model_card.render(version)
+    if output:
+        output.write_text(text)
+    else:
+        typer.echo(text)
+
+
+@app.command("lineage")
+@_reports_failures
+def lineage_command(
+    version: Annotated[str | None, typer.Argument(help="vX.Y.Z")] = None,
+    stage: Annotated[str | None, typer.Option(help="The version holding this stage.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Data version, code commit, params, metrics, gate decision and stage history of a version."""
+    from mlops import lineage
+
+    facts = lineage.record(lineage.resolve(version, stage))
+    if as_json:
+        console.print_json(json.dumps(facts))
+        return
+    table = Table(title=f"lineage of {facts['tag']}", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    metrics = facts["metrics"] or {}
+    rows = {
+        "git commit": facts["git_commit"],
+        "model (dvc md5)": facts["model_md5"],
+        "data (data.dvc md5)": facts["data"]["md5"],
+        "data months": ", ".join(facts["data"]["months"]),
+        "params sha256": facts["params"]["sha256"],
+        "estimator": f"{facts['params']['estimator']} {facts['params']['hyperparameters']}",
+        "metrics": ", ".join(f"{k}={v}" for k, v in metrics.items() if k != "rows"),
+        "gate": f"{facts['gate']['verdict']} vs {facts['gate']['champion'] or 'no champion'} "
+        f"(record {str(facts['gate']['sha256'])[:12]})",
+        "registered": f"{facts['registered']['time']} by {facts['registered']['actor']}: "
+        f"{facts['registered']['reason']}",
+        "holds now": ", ".join(facts["holds"]) or "no stage",
+    }
+    for name, value in rows.items():
+        table.add_row(name, str(value))
+    for event in facts["stages"]:
+        table.add_row(
+            f"stage {event['stage']}", f"{event['time']} by {event['actor']}: {event['reason']}"
+        )
     console.print(table)

@@ -107,6 +107,22 @@ class ProfileParams(_Section):
     batch_repeats: int = 3
 
 
+class GateParams(_Section):
+    primary: str = "roc_auc"
+    floors: dict[str, float] = Field(default_factory=dict)
+    ceilings: dict[str, float] = Field(default_factory=dict)
+    min_improvement: float = 0.0
+    max_slice_regression: float = 0.05
+    min_slice_rows: int = 1000
+    max_p99_single_row_ms: float = 50.0
+    max_model_size_bytes: int = 100_000_000
+
+
+class ModelCardParams(_Section):
+    intended_use: str = ""
+    limitations: list[str] = Field(default_factory=list)
+
+
 class Params(_Section):
     data: DataParams
     validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
@@ -115,6 +131,8 @@ class Params(_Section):
     train: TrainParams
     evaluate: EvaluateParams = EvaluateParams()
     profile: ProfileParams = ProfileParams()
+    gate: GateParams = GateParams()
+    model_card: ModelCardParams = ModelCardParams()
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:

@@ -13,11 +13,12 @@ import yaml
 
 from mlops import dvc
 from mlops.config import Params
+from mlops.errors import MlopsError
 from mlops.progress import track
 from mlops.sources import load_source
 
 
-class DataMismatchError(RuntimeError):
+class DataMismatchError(MlopsError):
     """The bytes a source wrote are not the version ``data.dvc`` records."""
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import yaml
 
+from mlops.errors import MlopsError
 
-class DvcError(RuntimeError):
+
+class DvcError(MlopsError):
     """A DVC command failed; the message carries what DVC printed."""
 
 
@@ -31,3 +33,18 @@ def tracked_output(dvc_file: Path) -> dict:
     if len(outs) != 1:
         raise DvcError(f"{dvc_file} must track exactly one output, found {len(outs)}")
     return outs[0]
+
+
+def locked_md5(lock_text: str, path: str) -> str | None:
+    """The hash ``dvc.lock`` records for the stage output at ``path``."""
+    stages = (yaml.safe_load(lock_text) or {}).get("stages", {})
+    for stage in stages.values():
+        for out in stage.get("outs", []):
+            if out["path"] == path:
+                return out["md5"]
+    return None
+
+
+def artifacts(dvc_yaml: Path = Path("dvc.yaml")) -> dict[str, dict]:
+    """The ``artifacts:`` section of ``dvc.yaml``: name -> path, type, description."""
+    return yaml.safe_load(dvc_yaml.read_text()).get("artifacts", {})

@@ -49,7 +49,7 @@ def run(params: Params) -> dict[str, float]:
     """Score the model on the holdout; returns the overall metrics."""
     model = artifact.load(MODEL_DIR)
     holdout = pd.read_parquet(part_path("holdout"))
-    inputs = features.prediction_inputs(holdout, params.features)
+    inputs = model.inputs(holdout)
     labels = holdout[features.LABEL].to_numpy()
     scores = model.pipeline.predict_proba(inputs)[:, 1]
     overall = {**score(labels, scores, model.threshold), "threshold": round(model.threshold, 6)}

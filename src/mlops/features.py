@@ -40,19 +40,24 @@ def add_label(frame: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
     return observed
 
 
-def prediction_inputs(frame: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
-    """Feature columns with the dtypes the model expects (categories as text)."""
-    inputs = frame[params.names].copy()
-    inputs[params.categorical] = inputs[params.categorical].astype("object")
-    inputs[params.numeric] = inputs[params.numeric].astype("float64")
+def model_inputs(frame: pd.DataFrame, categorical: list[str], numeric: list[str]) -> pd.DataFrame:
+    """The named feature columns with the dtypes models expect (categories as text)."""
+    inputs = frame[[*categorical, *numeric]].copy()
+    inputs[categorical] = inputs[categorical].astype("object")
+    inputs[numeric] = inputs[numeric].astype("float64")
     return inputs
 
 
-def build(
-    tables: dict[str, pd.DataFrame], data: DataParams, params: FeatureParams, keep: list[str]
-) -> pd.DataFrame:
-    """The model frame: time column, features, ``keep`` columns and the label."""
+def prediction_inputs(frame: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
+    """The inputs of a model trained with the current ``params.yaml``."""
+    return model_inputs(frame, params.categorical, params.numeric)
+
+
+def build(tables: dict[str, pd.DataFrame], data: DataParams, params: FeatureParams) -> pd.DataFrame:
+    """The model frame: every raw, joined and derived column, and the label.
+
+    Columns beyond today's feature lists stay, so a model trained with other lists (the one in
+    production, say) can still be scored on the same rows.
+    """
     frame = join_lookups(tables[data.table], tables, params)
-    frame = add_label(add_datetime_parts(frame, params), params)
-    columns = list(dict.fromkeys([data.time_column, *params.names, *keep, LABEL]))
-    return frame[columns].reset_index(drop=True)
+    return add_label(add_datetime_parts(frame, params), params).reset_index(drop=True)

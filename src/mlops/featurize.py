@@ -25,7 +25,7 @@ def part_path(name: str) -> Path:
 def run(params: Params) -> dict[str, Any]:
     """Build the model frame and split it by time; returns the split summary."""
     tables = {path.stem: pd.read_parquet(path) for path in sorted(CLEAN_DIR.glob("*.parquet"))}
-    frame = features.build(tables, params.data, params.features, keep=params.evaluate.slices)
+    frame = features.build(tables, params.data, params.features)
     parts = time_split(frame, params.data.time_column, params.split)
     time = params.data.time_column
     summary = {

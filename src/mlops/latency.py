@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlops import artifact, features
-from mlops.config import Params
+from mlops import artifact
+from mlops.artifact import ModelArtifact
+from mlops.config import Params, ProfileParams
 from mlops.featurize import part_path
 from mlops.progress import track
 from mlops.tables import write_atomically
@@ -27,24 +29,24 @@ def _milliseconds(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def run(params: Params) -> dict[str, object]:
-    """Measure the model in ``model/`` on holdout rows; returns the numbers written."""
-    model = artifact.load(MODEL_DIR)
-    inputs = features.prediction_inputs(pd.read_parquet(part_path("holdout")), params.features)
+def measure(
+    folder: Path, model: ModelArtifact, inputs: pd.DataFrame, settings: ProfileParams
+) -> dict[str, Any]:
+    """Size on disk, single-row latency over holdout rows, and whole-frame batch latency."""
     predict = model.pipeline.predict_proba
     single: list[float] = []
-    for row in track(range(params.profile.single_row_calls), description="Single-row calls"):
+    for row in track(range(settings.single_row_calls), description="Single-row calls"):
         one = inputs.iloc[[row % len(inputs)]]
         started = time.perf_counter()
         predict(one)
         single.append(time.perf_counter() - started)
     batch: list[float] = []
-    for _ in range(params.profile.batch_repeats):
+    for _ in range(settings.batch_repeats):
         started = time.perf_counter()
         predict(inputs)
         batch.append(time.perf_counter() - started)
-    result = {
-        "model_size_bytes": (MODEL_DIR / artifact.MODEL_FILE).stat().st_size,
+    return {
+        "model_size_bytes": (folder / artifact.MODEL_FILE).stat().st_size,
         "single_row": _milliseconds(single),
         "batch": {
             **_milliseconds(batch),
@@ -52,5 +54,12 @@ def run(params: Params) -> dict[str, object]:
             "rows_per_s": round(len(inputs) / float(np.median(batch))),
         },
     }
+
+
+def run(params: Params) -> dict[str, Any]:
+    """Measure the model in ``model/`` on holdout rows; returns the numbers written."""
+    model = artifact.load(MODEL_DIR)
+    inputs = model.inputs(pd.read_parquet(part_path("holdout")))
+    result = measure(MODEL_DIR, model, inputs, params.profile)
     write_atomically(PROFILE_JSON, lambda tmp: tmp.write_text(json.dumps(result, indent=2) + "\n"))
     return result

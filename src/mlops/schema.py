@@ -11,10 +11,12 @@ import pandera.pandas as pa
 import yaml
 from pandera.errors import SchemaErrors
 
+from mlops.errors import MlopsError
+
 _DTYPES = {"int64": "int64", "float64": "float64", "str": "str", "datetime": "datetime64[ns, UTC]"}
 
 
-class SchemaViolationError(ValueError):
+class SchemaViolationError(MlopsError):
     """Rows break the data contract. The message names file, column, check and sample rows."""
 
 

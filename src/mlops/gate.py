@@ -1,0 +1,247 @@
+"""``mlops gate``: the candidate against the model in production, on the same current holdout.
+
+Both models are scored now, on today's holdout; a number stored when the champion was trained
+(another split, other data) is never compared. Declarative rules from ``params.yaml`` decide,
+and the decision is written down whatever it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from mlops import artifact, datastore, dvc, git, latency, registry
+from mlops.config import PARAMS_FILE, GateParams, Params
+from mlops.errors import MlopsError
+from mlops.features import LABEL
+from mlops.featurize import part_path
+from mlops.metrics import by_slice, score
+from mlops.tables import write_atomically
+from mlops.train import MODEL_DIR
+
+GATE_JSON = Path(registry.GATE_RECORD)
+GATE_MD = Path("reports/gate.md")
+LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
+
+
+class GateError(MlopsError):
+    """The gate could not decide (no candidate, unreadable model, champion not fetchable).
+
+    Never a reject: a reject is a decision, this is the absence of one.
+    """
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    value: float
+    limit: float
+    passed: bool
+    candidate: float | None = None
+    champion: float | None = None
+
+
+def _gain(metric: str, candidate: float, champion: float) -> float:
+    """How much better the candidate is; positive is better whatever the metric's direction."""
+    return champion - candidate if metric in LOWER_IS_BETTER else candidate - champion
+
+
+def decide(
+    rules: GateParams, candidate: dict[str, Any], champion: dict[str, Any] | None
+) -> list[Rule]:
+    """Every rule with its values; with no champion, only the absolute ones apply."""
+    metrics = candidate["metrics"]
+    results = [
+        Rule(f"floor {name}", metrics[name], floor, metrics[name] >= floor)
+        for name, floor in rules.floors.items()
+    ]
+    results += [
+        Rule(f"ceiling {name}", metrics[name], ceiling, metrics[name] <= ceiling)
+        for name, ceiling in rules.ceilings.items()
+    ]
+    results += [
+        Rule(
+            "budget p99 single-row ms",
+            candidate["p99_single_row_ms"],
+            rules.max_p99_single_row_ms,
+            candidate["p99_single_row_ms"] <= rules.max_p99_single_row_ms,
+        ),
+        Rule(
+            "budget model size bytes",
+            candidate["model_size_bytes"],
+            rules.max_model_size_bytes,
+            candidate["model_size_bytes"] <= rules.max_model_size_bytes,
+        ),
+    ]
+    if champion is None:
+        return results
+    primary = rules.primary
+    gain = _gain(primary, metrics[primary], champion["metrics"][primary])
+    results.append(
+        Rule(
+            f"improvement {primary} vs champion",
+            round(gain, 6),
+            rules.min_improvement,
+            gain >= rules.min_improvement,
+            metrics[primary],
+            champion["metrics"][primary],
+        )
+    )
+    for column, values in champion["slices"].items():
+        for value, theirs in values.items():
+            ours = candidate["slices"].get(column, {}).get(value)
+            if ours is None or pd.isna(ours[primary]) or pd.isna(theirs[primary]):
+                continue
+            drop = round(-_gain(primary, ours[primary], theirs[primary]), 6)
+            results.append(
+                Rule(
+                    f"slice {column}={value} {primary} drop",
+                    drop,
+                    rules.max_slice_regression,
+                    drop <= rules.max_slice_regression,
+                    ours[primary],
+                    theirs[primary],
+                )
+            )
+    return results
+
+
+def _load(folder: Path) -> artifact.ModelArtifact:
+    try:
+        return artifact.load(folder)
+    except (OSError, ValueError, KeyError, artifact.UntrustedModelError) as error:
+        raise GateError(f"cannot load the model in {folder}: {error}") from error
+
+
+def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> dict[str, Any]:
+    model = _load(folder)
+    try:
+        inputs = model.inputs(holdout)
+    except KeyError as error:
+        raise GateError(
+            f"the model in {folder} needs columns the holdout lacks: {error}"
+        ) from error
+    labels = holdout[LABEL].to_numpy()
+    scores = model.pipeline.predict_proba(inputs)[:, 1]
+    measured = latency.measure(folder, model, inputs, params.profile)
+    return {
+        "metrics": score(labels, scores, model.threshold),
+        "slices": by_slice(
+            holdout,
+            labels,
+            scores,
+            model.threshold,
+            params.evaluate.slices,
+            params.gate.min_slice_rows,
+        ),
+        "p99_single_row_ms": measured["single_row"]["p99_ms"],
+        "model_size_bytes": measured["model_size_bytes"],
+    }
+
+
+def _champion(holdout: pd.DataFrame, params: Params) -> dict[str, Any] | None:
+    version = registry.current(registry.production_stage())
+    if version is None:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            folder = registry.fetch(version, Path(scratch))
+        except dvc.DvcError as error:
+            raise GateError(f"cannot fetch the champion {version}: {error}") from error
+        return {
+            "version": version,
+            "model_md5": registry.model_md5(registry.tag(version)),
+            **_score(folder, holdout, params),
+        }
+
+
+def _candidate_md5() -> str:
+    if dvc.run("status", "--quiet", check=False).returncode:
+        raise GateError("the workspace differs from dvc.lock: run `dvc repro` before the gate")
+    md5 = dvc.locked_md5(Path("dvc.lock").read_text(), registry.model_entry().path)
+    if md5 is None:
+        raise GateError("dvc.lock records no model: run `dvc repro` before the gate")
+    return md5
+
+
+def run(params: Params) -> dict[str, Any]:
+    """Score, decide, and write ``reports/gate.json`` and ``reports/gate.md``."""
+    if not (MODEL_DIR / artifact.MODEL_FILE).exists():
+        raise GateError(f"no candidate model in {MODEL_DIR}/: run `dvc repro` first")
+    holdout = pd.read_parquet(part_path("holdout"))
+    candidate = {"model_md5": _candidate_md5(), **_score(MODEL_DIR, holdout, params)}
+    champion = _champion(holdout, params)
+    rules = decide(params.gate, candidate, champion)
+    parsed_params = yaml.safe_load(PARAMS_FILE.read_text())
+    record = {
+        "verdict": "promote" if all(rule.passed for rule in rules) else "reject",
+        "primary": params.gate.primary,
+        "rules": [asdict(rule) for rule in rules],
+        "candidate": candidate,
+        "champion": champion,
+        "holdout_rows": len(holdout),
+        "data": {
+            "md5": dvc.tracked_output(datastore.dvc_file(params))["md5"],
+            "months": datastore.months(params),
+        },
+        "git": {"commit": git.commit(), "dirty": git.is_dirty()},
+        "params_sha256": hashlib.sha256(
+            json.dumps(parsed_params, sort_keys=True).encode()
+        ).hexdigest(),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    write_atomically(GATE_JSON, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
+    write_atomically(GATE_MD, lambda tmp: tmp.write_text(markdown(record)))
+    return record
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
+
+
+def markdown(record: dict[str, Any]) -> str:
+    """The decision as a page a pull-request comment can embed: failures first."""
+    champion = record["champion"]
+    verdict = "✅ promote" if record["verdict"] == "promote" else "❌ reject"
+    against = (
+        f"the production model **{champion['version']}**"
+        if champion
+        else "floors and budgets only (no model in production yet)"
+    )
+    lines = [
+        f"## Model gate: {verdict}",
+        "",
+        f"Candidate `{record['candidate']['model_md5'][:12]}` against {against}, both scored on "
+        f"the current holdout ({record['holdout_rows']:,} rows; data `{record['data']['md5'][:12]}`"
+        f", months {', '.join(record['data']['months']) or 'unrecorded'}).",
+        "",
+        "| rule | value | limit | candidate | champion | result |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    rules = sorted(record["rules"], key=lambda rule: rule["passed"])
+    passed_slices = [rule for rule in rules if rule["passed"] and rule["name"].startswith("slice ")]
+    for rule in rules:
+        if rule in passed_slices:
+            continue
+        lines.append(
+            f"| {rule['name']} | {_number(rule['value'])} | {_number(rule['limit'])} | "
+            f"{_number(rule['candidate'])} | {_number(rule['champion'])} | "
+            f"{'pass' if rule['passed'] else '**fail**'} |"
+        )
+    if passed_slices:
+        lines.append(f"| {len(passed_slices)} slice checks | | | | | pass |")
+    lines += ["", "| metric | candidate | champion |", "|---|---:|---:|"]
+    for name, value in record["candidate"]["metrics"].items():
+        theirs = champion["metrics"].get(name) if champion else None
+        lines.append(f"| {name} | {_number(value)} | {_number(theirs)} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,94 @@
+"""``mlops lineage``: everything that made a model version, read from git at its tags."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import yaml
+
+from mlops import git, registry
+from mlops.errors import MlopsError
+
+METRICS_FILE = "reports/metrics.json"
+SLICES_FILE = "reports/slices.json"
+
+
+def json_at(commit: str, path: str) -> Any:
+    text = git.show(commit, path)
+    return json.loads(text) if text else None
+
+
+def resolve(version: str | None, stage: str | None) -> str:
+    """The version asked for, or the one holding ``stage`` (production when neither is given)."""
+    if version:
+        return version
+    stage = stage or registry.production_stage()
+    holder = registry.current(stage)
+    if holder is None:
+        raise MlopsError(f"no version holds {stage}")
+    return holder
+
+
+def _data(commit: str, params: dict[str, Any]) -> dict[str, Any]:
+    data_dvc = f"{params.get('data', {}).get('dir', 'data')}.dvc"
+    outs = (yaml.safe_load(git.show(commit, data_dvc) or "{}") or {}).get("outs", [{}])
+    return {"md5": outs[0].get("md5"), "months": outs[0].get("meta", {}).get("months", [])}
+
+
+def record(version: str) -> dict[str, Any]:
+    """The lineage of one version: code, data, params, metrics, gate, registry history."""
+    events = registry.history()
+    registration = next(
+        (e for e in events if e.kind == "registration" and e.version == version), None
+    )
+    if registration is None:
+        raise MlopsError(f"{version} is not registered")
+    commit = registration.commit
+    params_text = git.show(commit, "params.yaml") or ""
+    params = yaml.safe_load(params_text) or {}
+    gate = json_at(commit, registry.GATE_RECORD) or {}
+    train = params.get("train", {})
+    return {
+        "version": version,
+        "tag": registry.tag(version),
+        "git_commit": commit,
+        "model_md5": registry.model_md5(commit),
+        "data": _data(commit, params),
+        "params": {
+            "sha256": hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest(),
+            "estimator": train.get("estimator"),
+            "hyperparameters": train.get(train.get("estimator", ""), {}),
+            "features": {
+                key: params.get("features", {}).get(key) for key in ("categorical", "numeric")
+            },
+        },
+        "metrics": json_at(commit, METRICS_FILE),
+        "gate": {
+            "verdict": gate.get("verdict"),
+            "champion": (gate.get("champion") or {}).get("version"),
+            "failed_rules": [rule["name"] for rule in gate.get("rules", []) if not rule["passed"]],
+            "sha256": registration.note.get("gate_sha256"),
+            "time": gate.get("time"),
+        },
+        "registered": {
+            "actor": registration.note.get("actor"),
+            "time": registration.time,
+            "reason": registration.note.get("reason"),
+        },
+        "stages": [
+            {
+                "stage": e.stage,
+                "actor": e.note.get("actor"),
+                "time": e.time,
+                "reason": e.note.get("reason"),
+                "tag": e.tag,
+            }
+            for e in events
+            if e.kind == "assignment" and e.version == version
+        ],
+        "holds": sorted(
+            stage for stage, holder in registry.current_stages().items() if holder == version
+        ),
+    }

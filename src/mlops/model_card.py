@@ -1,0 +1,76 @@
+"""Model cards: what a registered version is for, what it was trained on, how well it does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from mlops import git, lineage
+
+
+def _slice_table(slices: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+    lines = []
+    for column, values in slices.items():
+        lines += [
+            "",
+            f"**By {column}**",
+            "",
+            "| value | rows | positive rate | ROC AUC | F1 |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {value} | {m['rows']:,} | {m['positive_rate']:.3f} | {m['roc_auc']:.4f} | "
+            f"{m['f1']:.4f} |"
+            for value, m in values.items()
+        ]
+    return lines
+
+
+def render(version: str) -> str:
+    """The markdown card of ``version``, built from git at its tag (the same card every time)."""
+    facts = lineage.record(version)
+    commit = facts["git_commit"]
+    params = yaml.safe_load(git.show(commit, "params.yaml") or "{}") or {}
+    card: dict[str, Any] = params.get("model_card", {})
+    metrics = facts["metrics"] or {}
+    slices = lineage.json_at(commit, lineage.SLICES_FILE) or {}
+    lines = [
+        f"# Model card: {facts['tag']}",
+        "",
+        "## Intended use",
+        "",
+        card.get("intended_use", "Not stated (params.yaml: model_card.intended_use)."),
+        "",
+        "## Model",
+        "",
+        f"- Estimator: `{facts['params']['estimator']}` with {facts['params']['hyperparameters']}",
+        f"- Inputs: {', '.join(facts['params']['features']['categorical'] or [])} (categorical); "
+        f"{', '.join(facts['params']['features']['numeric'] or [])} (numeric)",
+        f"- Label: `{params.get('features', {}).get('target', {}).get('column')} > "
+        f"{params.get('features', {}).get('target', {}).get('threshold')}`",
+        f"- Code: commit `{commit}`; model `{facts['model_md5']}`",
+        "",
+        "## Data",
+        "",
+        f"- Version `{facts['data']['md5']}` (data.dvc), "
+        f"months {', '.join(facts['data']['months'])}",
+        f"- Holdout: the last {params.get('split', {}).get('holdout_days')} days of that data",
+        "",
+        "## Performance on the holdout",
+        "",
+        "| metric | value |",
+        "|---|---:|",
+        *[f"| {name} | {value} |" for name, value in metrics.items()],
+        *_slice_table(slices),
+        "",
+        "## Gate decision",
+        "",
+        f"{facts['gate']['verdict']} against {facts['gate']['champion'] or 'no champion'} "
+        f"(record sha256 `{facts['gate']['sha256']}`)",
+        "",
+        "## Limitations",
+        "",
+        *[f"- {item}" for item in card.get("limitations", [])],
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,247 @@
+"""Gate, registry and lineage with real git, DVC and GTO in temporary repositories.
+
+One repository is built with v1.0.0 in production (registered on floors alone); every test
+works on its own copy of it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mlops import artifact, features, gate
+from mlops.config import load_params
+from mlops.model import build_model
+from tests.conftest import clone_project, run
+
+pytestmark = pytest.mark.slow
+SAMPLE_EVERY = 5  # ~33,000 flights: slices large enough to judge
+REJECT = 3
+
+
+def set_params(repo: Path, changes: dict[str, Any]) -> None:
+    """Change ``params.yaml`` as a pull request would, e.g. ``{"train.seed": 1}``."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split(".")
+        node = params
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def propose(repo: Path, changes: dict[str, Any], message: str) -> int:
+    """Reproduce, gate and commit a change; returns the gate's exit code."""
+    set_params(repo, changes)
+    run("dvc", "repro", "--quiet", cwd=repo)
+    code = run("mlops", "gate", cwd=repo, check=False).returncode
+    run("git", "add", "--all", cwd=repo)
+    run("git", "commit", "--quiet", "-m", message, cwd=repo)
+    return code
+
+
+def tags(repo: Path) -> list[str]:
+    return run("git", "tag", cwd=repo).stdout.split()
+
+
+def gate_record(repo: Path) -> dict[str, Any]:
+    return json.loads((repo / "reports/gate.json").read_text())
+
+
+def lineage(repo: Path, *target: str) -> dict[str, Any]:
+    return json.loads(run("mlops", "lineage", *target, "--json", cwd=repo).stdout)
+
+
+@pytest.fixture(scope="module")
+def production(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository whose first model went through the gate, dev and staging into prod."""
+    repo = clone_project(tmp_path_factory.mktemp("registry") / "repo")
+    run("mlops", "data", "create", "--every", str(SAMPLE_EVERY), cwd=repo)
+    # Timing rules are the benchmark's business; here the machine may be busy.
+    code = propose(
+        repo, {"gate.max_p99_single_row_ms": 10_000, "profile.single_row_calls": 30}, "first model"
+    )
+    assert code == 0
+    run("mlops", "registry", "register", "--actor", "alice", cwd=repo)
+    run("mlops", "registry", "promote", "v1.0.0", "--stage", "staging", "--actor", "bob", cwd=repo)
+    run(
+        "mlops",
+        "registry",
+        "promote",
+        "v1.0.0",
+        "--stage",
+        "prod",
+        "--actor",
+        "carol",
+        "--reason",
+        "approved",
+        cwd=repo,
+    )
+    return repo
+
+
+@pytest.fixture
+def repo(production: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "repo"
+    shutil.copytree(production, copy, symlinks=True)
+    return copy
+
+
+def test_first_model_is_registered_on_floors_alone(production: Path) -> None:
+    record = gate_record(production)
+    assert record["verdict"] == "promote"
+    assert record["champion"] is None
+    names = [rule["name"] for rule in record["rules"]]
+    assert "floor roc_auc" in names
+    assert not any(name.startswith(("improvement", "slice")) for name in names)
+    assert {"model@v1.0.0", "model#dev#1", "model#staging#2", "model#prod#3"} <= set(
+        tags(production)
+    )
+    facts = lineage(production, "--stage", "prod")
+    assert facts["version"] == "v1.0.0"
+    assert facts["registered"]["actor"] == "alice"
+    assert [(s["stage"], s["actor"]) for s in facts["stages"]] == [
+        ("dev", "alice"),
+        ("staging", "bob"),
+        ("prod", "carol"),
+    ]
+    assert facts["data"]["months"] == [f"2013-0{month}" for month in range(1, 7)]
+    assert (
+        facts["gate"]["sha256"]
+        == run("sha256sum", "reports/gate.json", cwd=production).stdout.split()[0]
+    )
+    card = run("mlops", "registry", "card", "v1.0.0", cwd=production).stdout
+    assert "## Intended use" in card
+    assert "By carrier" in card
+    assert facts["data"]["md5"] in card
+
+
+def test_a_clearly_worse_candidate_is_rejected_and_nothing_is_registered(repo: Path) -> None:
+    before = tags(repo)
+    code = propose(repo, {"features.categorical": [], "features.numeric": ["distance"]}, "worse")
+    assert code == REJECT
+    record = gate_record(repo)
+    failed = {rule["name"] for rule in record["rules"] if not rule["passed"]}
+    assert {"floor roc_auc", "improvement roc_auc vs champion"} <= failed
+    assert record["champion"]["version"] == "v1.0.0"
+    assert "❌ reject" in (repo / "reports/gate.md").read_text()
+    refused = run("mlops", "registry", "register", cwd=repo, check=False)
+    assert refused.returncode == 1
+    assert "'reject'" in refused.stderr
+    assert "floor roc_auc" in refused.stderr
+    assert tags(repo) == before
+
+
+def test_a_better_candidate_passes_and_order_is_enforced_then_rolled_back(repo: Path) -> None:
+    better = {
+        "train.hist_gradient_boosting.max_iter": 100,
+        "train.hist_gradient_boosting.learning_rate": 0.05,
+    }
+    assert propose(repo, better, "better") == 0
+    record = gate_record(repo)
+    improvement = next(r for r in record["rules"] if r["name"].startswith("improvement"))
+    assert improvement["passed"]
+    assert improvement["value"] > 0
+    assert (
+        run("mlops", "registry", "register", cwd=repo).stdout.strip() == "registered model@v1.1.0"
+    )
+
+    skipped = run(
+        "mlops", "registry", "promote", "v1.1.0", "--stage", "prod", cwd=repo, check=False
+    )
+    assert skipped.returncode == 1
+    assert "has not been in staging" in skipped.stderr
+    run("mlops", "registry", "promote", "v1.1.0", "--stage", "staging", cwd=repo)
+    run("mlops", "registry", "promote", "v1.1.0", "--stage", "prod", "--actor", "dana", cwd=repo)
+    assert lineage(repo, "--stage", "prod")["version"] == "v1.1.0"
+
+    rolled = run("mlops", "registry", "rollback", "--actor", "erin", "--reason", "alerts", cwd=repo)
+    assert "v1.1.0 -> v1.0.0" in rolled.stdout
+    assert lineage(repo, "--stage", "prod")["version"] == "v1.0.0"
+    old, new = lineage(repo, "v1.0.0"), lineage(repo, "v1.1.0")
+    assert [(s["stage"], s["actor"]) for s in old["stages"]][-2:] == [
+        ("prod", "carol"),
+        ("prod", "erin"),
+    ]
+    assert old["holds"] == ["prod"]
+    assert ("prod", "dana") in [(s["stage"], s["actor"]) for s in new["stages"]]
+    assert "prod" not in new["holds"]
+    assert new["params"]["hyperparameters"]["max_iter"] == 100
+
+
+def test_the_champion_is_rescored_on_the_current_holdout(repo: Path) -> None:
+    recorded_at_training = json.loads(
+        run("git", "show", "model@v1.0.0:reports/metrics.json", cwd=repo).stdout
+    )["roc_auc"]
+    run("mlops", "data", "add-month", "2013-07", cwd=repo)
+    run("dvc", "repro", "--quiet", cwd=repo)
+    run("mlops", "gate", cwd=repo, check=False)
+    record = gate_record(repo)
+    assert record["champion"]["version"] == "v1.0.0"
+    assert record["data"]["months"][-1] == "2013-07"
+    assert record["champion"]["metrics"]["roc_auc"] != recorded_at_training
+
+
+def test_an_overall_gain_with_one_slice_lost_is_rejected(production: Path, tmp_path: Path) -> None:
+    """Real models on the repository's data: the challenger beats a regularised logistic
+    regression overall but learned one mid-sized carrier from shuffled labels."""
+    params = load_params(production / "params.yaml")
+    train = pd.read_parquet(production / "build/features/train.parquet")
+    holdout = pd.read_parquet(production / "build/features/holdout.parquet")
+    inputs, labels = features.prediction_inputs(train, params.features), train[features.LABEL]
+    lost = holdout["carrier"].value_counts().index[5]
+    shuffled = labels.to_numpy().copy()
+    mask = (train["carrier"] == lost).to_numpy()
+    shuffled[mask] = np.random.default_rng(0).permutation(shuffled[mask])
+    weak = params.train.model_copy(
+        update={
+            "estimator": "logistic_regression",
+            "logistic_regression": {"C": 0.01, "max_iter": 2000},
+        }
+    )
+    models = {
+        "champion": build_model(weak, params.features).fit(inputs, labels),
+        "challenger": build_model(
+            params.train, params.features, {"max_iter": 100, "learning_rate": 0.05}
+        ).fit(inputs, shuffled),
+    }
+    rules = params.gate.model_copy(
+        update={"min_slice_rows": 150, "max_slice_regression": 0.04, "max_p99_single_row_ms": 1e4}
+    )
+    scoring = params.model_copy(
+        update={"gate": rules, "profile": params.profile.model_copy(update={"single_row_calls": 5})}
+    )
+    meta = {
+        "threshold": 0.3,
+        "features": {
+            "categorical": params.features.categorical,
+            "numeric": params.features.numeric,
+        },
+    }
+    scored = {}
+    for name, pipeline in models.items():
+        artifact.save(tmp_path / name, pipeline, meta, {})
+        scored[name] = gate._score(tmp_path / name, holdout, scoring)
+    decided = {
+        rule.name: rule for rule in gate.decide(rules, scored["challenger"], scored["champion"])
+    }
+    assert decided["improvement roc_auc vs champion"].passed
+    assert not decided[f"slice carrier={lost} roc_auc drop"].passed
+    assert not all(rule.passed for rule in decided.values())
+
+
+def test_a_champion_that_cannot_be_fetched_is_an_error_not_a_reject(repo: Path) -> None:
+    shutil.rmtree(repo / ".dvc" / "cache")
+    run("dvc", "remote", "modify", "--local", "local", "url", str(repo.parent / "empty"), cwd=repo)
+    run("dvc", "checkout", "--quiet", cwd=repo, check=False)
+    result = run("mlops", "gate", cwd=repo, check=False)
+    assert result.returncode == 1
+    assert "cannot fetch the champion v1.0.0" in result.stderr
