@@ -287,3 +287,23 @@ def test_reload_under_load_fails_no_request(
     assert swaps == [digests["second"], digests["first"], digests["second"]]
     assert set(result["tally"]) == {"answered rows"}, result["tally"]
     assert result["versions"] == set(digests.values())
+
+
+def test_a_reload_to_other_bytes_than_pinned_is_refused_and_the_old_model_serves(
+    trained_project: Path, params: Params, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(trained_project / "model", project / "model")
+    pinned = servable.sha256(project / "model" / artifact.MODEL_FILE)
+    other = _second_model(trained_project, params, tmp_path / "other")
+    rows = holdout_records(trained_project, params, 3)
+    with serving(
+        project, "--sha256", pinned, "--schema", str(trained_project / "schema.yaml")
+    ) as server:
+        shutil.copy(other / artifact.MODEL_FILE, project / "model" / artifact.MODEL_FILE)
+        refused = httpx.post(f"{server.url}/admin/reload", timeout=60)
+        assert refused.status_code == 409
+        assert pinned in refused.text
+        answer = httpx.post(f"{server.url}/predict", json={"records": rows})
+        assert answer.status_code == 200
+        assert answer.json()["model_version"] == pinned[:12]

@@ -84,10 +84,7 @@ def create_app(settings: Settings) -> FastAPI:
             return new
 
     def reload_on_signal() -> None:
-        task = asyncio.ensure_future(reload())
-        task.add_done_callback(
-            lambda done: done.exception() and log.error("reload failed: %s", done.exception())
-        )
+        asyncio.ensure_future(reload()).add_done_callback(_report_reload)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -236,6 +233,12 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.state.collector = collector
     return app
+
+
+def _report_reload(task: asyncio.Future[servable.ServedModel]) -> None:
+    """A failed reload by signal keeps the old model; say why in the log."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("reload failed, still serving the old model: %s", task.exception())
 
 
 async def _invalid(_: Request, error: Exception) -> Response:
