@@ -36,7 +36,6 @@ _EXPECTED = (
     DataMismatchError,
     DvcError,
     UntrustedModelError,
-    servable.ModelHashError,
     FileNotFoundError,
     ValueError,
 )
