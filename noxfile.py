@@ -39,3 +39,33 @@ def benchmark(session: nox.Session) -> None:
     """Wall time of a full and a no-op `dvc repro` on the default data (prints a table)."""
     session.install("-e", ".[example-data]")
     session.run("python", "benchmarks/pipeline_repro.py", *session.posargs)
+
+
+@nox.session(name="benchmark-serving")
+def benchmark_serving(session: nox.Session) -> None:
+    """The model service vs MLflow's scoring server, and batch scoring (prints a table)."""
+    session.install("-e", ".[example-data]")
+    session.run("mlops", "data", "pull")
+    session.run("dvc", "repro")  # the model and the holdout rows to send
+    # MLflow gets an environment of its own (its pins may not match ours), with our scikit-learn.
+    sklearn = session.run(
+        "python", "-c", "import sklearn; print(sklearn.__version__)", silent=True
+    ).strip()
+    mlflow = f"{session.virtualenv.location}-mlflow"
+    session.run("python", "-m", "venv", mlflow)
+    session.run(
+        f"{mlflow}/bin/pip",
+        "install",
+        "mlflow",
+        f"scikit-learn=={sklearn}",
+        "-e",
+        ".",
+        external=True,
+    )
+    session.run(
+        "python",
+        "benchmarks/serving.py",
+        "--mlflow-python",
+        f"{mlflow}/bin/python",
+        *session.posargs,
+    )

@@ -81,3 +81,13 @@ def clone_project(target: Path) -> Path:
     run("git", "add", "--all", cwd=target)
     run("git", "commit", "--quiet", "--allow-empty", "-m", "working tree", cwd=target)
     return target
+
+
+@pytest.fixture(scope="session")
+def trained_project(
+    tmp_path_factory: pytest.TempPathFactory, sample_data: Path, params: Params
+) -> Path:
+    """A project folder with the sample data, its holdout and a trained model (for serving)."""
+    from tests.serving import train_project
+
+    return train_project(tmp_path_factory.mktemp("trained") / "project", sample_data, params)

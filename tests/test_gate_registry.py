@@ -248,3 +248,15 @@ def test_a_champion_that_cannot_be_fetched_is_an_error_not_a_reject(repo: Path) 
     assert result.returncode == 1
     assert "cannot fetch the champion v1.0.0" in result.stderr
     assert gate_record(repo)["champion"]["version"] == "v1.0.0"  # the last decision stands
+
+
+def test_the_service_serves_the_production_version_from_the_registry(repo: Path) -> None:
+    import httpx
+
+    from tests.serving import serving
+
+    with serving(repo, "--stage", "prod") as server:
+        metadata = httpx.get(f"{server.url}/v2/models/model", timeout=10).json()
+    assert metadata["versions"] == ["v1.0.0"]
+    refused = run("mlops", "serve", "--registered", "v9.9.9", "--port", "1", cwd=repo, check=False)
+    assert refused.returncode == 1

@@ -162,6 +162,92 @@ def profile_command(params: ParamsOption = PARAMS_FILE) -> None:
     console.print_json(json.dumps(latency.run(load_params(params))))
 
 
+@app.command("serve")
+@_reports_failures
+def serve_command(
+    model: Annotated[Path, typer.Option(help="Model folder to serve.")] = Path("model"),
+    registered: Annotated[
+        str | None, typer.Option(help="Serve this registered version (vX.Y.Z) instead.")
+    ] = None,
+    stage: Annotated[
+        str | None, typer.Option(help="Serve the version holding this stage; reloads follow it.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Served name (default: folder name).")] = None,
+    version: Annotated[
+        str | None, typer.Option(envvar="MLOPS_MODEL_VERSION", help="Default: sha256[:12].")
+    ] = None,
+    sha256: Annotated[
+        str | None,
+        typer.Option(envvar="MLOPS_MODEL_SHA256", help="Refuse a model file with another hash."),
+    ] = None,
+    collect: Annotated[
+        str | None,
+        typer.Option(envvar="MLOPS_COLLECT_URL", help="Folder or fsspec URL for scored rows."),
+    ] = None,
+    sample_rate: Annotated[float, typer.Option(help="Share of requests collected.")] = 1.0,
+    parity_data: Annotated[
+        Path | None, typer.Option(help="Parquet rows the fast path must match on.")
+    ] = None,
+    schema: Annotated[Path, typer.Option(help="The data contract.")] = SCHEMA_FILE,
+    max_rows: Annotated[int, typer.Option(help="Rows per request.")] = 1000,
+    max_body_bytes: Annotated[int, typer.Option(help="Request body size.")] = 1 << 20,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+) -> None:
+    """Serve a model over HTTP (/predict, Open Inference Protocol v2, /metrics)."""
+    import tempfile
+
+    from mlops import servable, service
+
+    source: servable.ModelSource = servable.FolderSource(model, name, version)
+    if registered or stage:
+        downloads = Path(tempfile.mkdtemp(prefix="mlops-models-"))
+        source = servable.RegistrySource(registered, stage, downloads)
+    settings = service.Settings(
+        source=source,
+        expected_sha256=sha256,
+        parity_data=parity_data,
+        schema_file=schema if schema.exists() else None,
+        collector_url=collect,
+        sample_rate=sample_rate,
+        max_rows=max_rows,
+        max_body_bytes=max_body_bytes,
+    )
+    service.serve(settings, host, port)
+
+
+@app.command("label-join")
+@_reports_failures
+def label_join_command(
+    collected: Annotated[str, typer.Argument(help="Collector folder or fsspec URL.")],
+    output: Annotated[Path, typer.Argument(help="Parquet file to write.")],
+) -> None:
+    """Join collected predictions with feedback into a labelled data set for retraining."""
+    from mlops import labels
+
+    console.print_json(json.dumps(labels.run(collected, output)))
+
+
+@app.command("batch-score")
+@_reports_failures
+def batch_score_command(
+    source: Annotated[Path, typer.Argument(help="CSV or Parquet rows.", metavar="IN")],
+    output: Annotated[Path, typer.Argument(help="Parquet output.", metavar="OUT")],
+    model: Annotated[Path, typer.Option(help="Model folder.")] = Path("model"),
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
+    local_cluster: Annotated[int, typer.Option(help="Dask workers started here (0: no).")] = 0,
+    partition_rows: Annotated[
+        int | None, typer.Option(help="Rows per Dask task (default: batch.PARTITION_ROWS).")
+    ] = None,
+) -> None:
+    """Score a file: pandas here, or on a Dask cluster with --scheduler / --local-cluster."""
+    from mlops import batch
+
+    rows = partition_rows or batch.PARTITION_ROWS
+    result = batch.run(source, output, model, scheduler, local_cluster, rows)
+    console.print_json(json.dumps(result))
+
+
 @app.command("metrics")
 @_reports_failures
 def metrics_command() -> None:

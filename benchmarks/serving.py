@@ -1,0 +1,267 @@
+"""Serving and batch scoring, side by side, printed as a table with ratios (one run, not a test).
+
+- Single-row requests at concurrency 1 and 16: this service vs MLflow's scoring server
+  (``mlflow models serve --env-manager local``) on the same model, one worker each, each server
+  pinned to CPU 0 and the load generator to CPU 1.
+- Batch: ``mlops batch-score`` rows/s (pandas, then a local Dask cluster of 1 and 2 workers) vs
+  an in-process ``predict_proba`` on the whole frame.
+
+MLflow lives in its own environment (``--mlflow-python``; ``nox -s benchmark_serving`` makes
+one); without it the MLflow rows are left out and the table says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlops import artifact, batch, servable
+
+BIN = Path(sys.executable).parent
+SERVER_CPU, CLIENT_CPU = 0, 1
+MAX_REQUESTS = 500_000
+
+# Run by MLflow's own Python: save the pipeline as an MLflow model that serves probabilities.
+SAVE_FOR_MLFLOW = """
+import sys
+from pathlib import Path
+import mlflow.sklearn
+import pandas as pd
+from mlflow.models import infer_signature
+from mlops import artifact, servable
+model_dir, rows_file, target = sys.argv[1:4]
+model = artifact.load(Path(model_dir))
+inputs = servable.model_inputs(pd.read_parquet(rows_file), model.metadata["features"])
+mlflow.sklearn.save_model(
+    model.pipeline,
+    target,
+    skops_trusted_types=artifact.TRUSTED_TYPES,
+    pyfunc_predict_fn="predict_proba",
+    signature=infer_signature(inputs, model.pipeline.predict_proba(inputs.head(100))),
+)
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def server(command: list[str], port: int, ready: str, env: dict[str, str]) -> Iterator[None]:
+    pin = ["taskset", "-c", str(SERVER_CPU)] if shutil.which("taskset") else []
+    process = subprocess.Popen(
+        [*pin, *command],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{command[0]} exited: {process.stderr.read().decode()[-2000:]}")
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+                connection.request("GET", ready)
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError(f"{command[0]} not ready in 180 s")
+        yield
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def load(port: int, path: str, bodies: list[bytes], clients: int, seconds: float) -> dict:
+    """Closed-loop load: each client sends one request, waits for the answer, repeats."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    failures = [0] * clients
+    stop = time.monotonic() + seconds
+    headers = {"content-type": "application/json"}
+
+    def client(number: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for request in range(MAX_REQUESTS):
+            if time.monotonic() >= stop:
+                break
+            body = bodies[(number * 101 + request) % len(bodies)]
+            started = time.perf_counter()
+            connection.request("POST", path, body, headers)
+            answer = connection.getresponse()
+            answer.read()
+            latencies[number].append(time.perf_counter() - started)
+            failures[number] += answer.status != 200
+        connection.close()
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    values = np.concatenate([np.asarray(part) for part in latencies]) * 1000
+    return {
+        "requests/s": len(values) / elapsed,
+        "p50 ms": float(np.median(values)),
+        "p99 ms": float(np.quantile(values, 0.99)),
+        "failed": sum(failures),
+    }
+
+
+def _ask(port: int, path: str, body: dict) -> dict:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", path, json.dumps(body), {"content-type": "application/json"})
+    return json.loads(connection.getresponse().read())
+
+
+def serving_rows(args: argparse.Namespace, records: list[dict], work: Path) -> list[list]:
+    ours = [json.dumps({"records": [row]}).encode() for row in records]
+    theirs = [json.dumps({"dataframe_records": [row]}).encode() for row in records]
+    port = free_port()
+    command = [str(BIN / "mlops"), "serve", "--model", str(args.model), "--port", str(port)]
+    command += ["--collect", str(work / "collected")]
+    results: dict[tuple[str, int], dict] = {}
+    with server(command, port, "/v2/health/ready", {}):
+        answers = {"this service": _ask(port, "/predict", {"records": records[:50]})}
+        for clients in (1, 16):
+            load(port, "/predict", ours, clients, 1.0)  # warm up
+            results["this service", clients] = load(port, "/predict", ours, clients, args.seconds)
+    if args.mlflow_python:
+        mlflow_model = work / "mlflow-model"
+        subprocess.run(
+            [
+                args.mlflow_python,
+                "-c",
+                SAVE_FOR_MLFLOW,
+                str(args.model),
+                str(args.rows),
+                mlflow_model,
+            ],
+            check=True,
+        )
+        mlflow_bin = Path(args.mlflow_python).parent
+        port = free_port()
+        command = [str(mlflow_bin / "mlflow"), "models", "serve", "-m", str(mlflow_model)]
+        command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "--workers", "1"]
+        env = {"PATH": f"{mlflow_bin}:{os.environ['PATH']}"}
+        with server(command, port, "/ping", env):
+            answers["MLflow"] = _ask(port, "/invocations", {"dataframe_records": records[:50]})
+            for clients in (1, 16):
+                load(port, "/invocations", theirs, clients, 1.0)
+                results["MLflow", clients] = load(
+                    port, "/invocations", theirs, clients, args.seconds
+                )
+    if "MLflow" in answers:
+        ours_p = [row["probability"] for row in answers["this service"]["predictions"]]
+        theirs_p = [row[1] for row in answers["MLflow"]["predictions"]]
+        difference = float(np.abs(np.subtract(ours_p, theirs_p)).max())
+        print(f"largest probability difference, this service vs MLflow, 50 rows: {difference:.2g}")
+    table = []
+    for clients in (1, 16):
+        ours_row = results["this service", clients]
+        mlflow_row = results.get(("MLflow", clients))
+        ratio = f"{ours_row['requests/s'] / mlflow_row['requests/s']:.1f}x" if mlflow_row else "n/a"
+        for name, row in (("this service", ours_row), ("MLflow", mlflow_row)):
+            if row is None:
+                table.append(
+                    [f"single row, concurrency {clients}", "MLflow", "not run", "", "", "", ""]
+                )
+                continue
+            table.append(
+                [
+                    f"single row, concurrency {clients}",
+                    name,
+                    f"{row['requests/s']:.0f} req/s",
+                    f"{row['p50 ms']:.2f}",
+                    f"{row['p99 ms']:.2f}",
+                    str(row["failed"]),
+                    ratio if name == "this service" else "1.0x",
+                ]
+            )
+    return table
+
+
+def batch_rows(args: argparse.Namespace, work: Path) -> list[list]:
+    """Rows/s end to end (read, score, write); Dask clusters are started before the clock."""
+    from dask.distributed import LocalCluster
+
+    frame = pd.concat([pd.read_parquet(args.rows)] * args.batch_copies, ignore_index=True)
+    source = work / "rows.parquet"
+    frame.to_parquet(source, index=False)
+    model = artifact.load(args.model)
+    started = time.perf_counter()
+    model.pipeline.predict_proba(servable.model_inputs(frame, model.metadata["features"]))
+    baseline = len(frame) / (time.perf_counter() - started)
+    what = f"batch, {len(frame):,} rows"
+    table = [[what, "in-process predict_proba", f"{baseline:,.0f} rows/s", "", "", "", "1.00x"]]
+
+    def timed(name: str, scheduler: str | None) -> None:
+        started = time.perf_counter()
+        batch.run(source, work / f"{name}.parquet", args.model, scheduler=scheduler)
+        speed = len(frame) / (time.perf_counter() - started)
+        table.append([what, name, f"{speed:,.0f} rows/s", "", "", "", f"{speed / baseline:.2f}x"])
+
+    timed("batch-score, pandas", None)
+    for workers in (1, 2):
+        env = {"OMP_NUM_THREADS": "1"}
+        with LocalCluster(
+            n_workers=workers, threads_per_worker=1, dashboard_address=None, env=env
+        ) as cluster:
+            timed(f"batch-score, Dask {workers} worker(s)", cluster.scheduler_address)
+    return table
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=Path("model"))
+    parser.add_argument("--rows", type=Path, default=Path("build/features/holdout.parquet"))
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--batch-copies", type=int, default=20, help="holdout copies to score")
+    parser.add_argument("--mlflow-python", help="python of an environment with mlflow and mlops")
+    args = parser.parse_args()
+    model = artifact.load(args.model)
+    frame = servable.model_inputs(pd.read_parquet(args.rows), model.metadata["features"])
+    records = json.loads(frame.head(1000).to_json(orient="records"))
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
+            os.sched_setaffinity(0, {CLIENT_CPU})
+        table = serving_rows(args, records, work)
+        if hasattr(os, "sched_setaffinity"):
+            os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+        table += batch_rows(args, work)
+    header = ["what", "who", "throughput", "p50 ms", "p99 ms", "failed", "vs baseline"]
+    widths = [max(len(str(row[i])) for row in [header, *table]) for i in range(len(header))]
+    for row in [header, ["-" * width for width in widths], *table]:
+        print(" | ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()

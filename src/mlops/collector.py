@@ -1,0 +1,153 @@
+"""Production data collection: scored rows and feedback as JSON lines, partitioned by hour.
+
+Layout under the collector URL (a folder or any fsspec URL: ``s3://``, ``az://``, ``gs://``)::
+
+    {kind}/{yyyy}/{mm}/{dd}/{HH}/{time_ns}-{random}.jsonl     kind: predictions | feedback
+
+Requests only append to an in-memory queue; a background thread writes each batch as a new
+file, whole: locally to a hidden temporary name then renamed, on object stores as one upload.
+A crash loses at most the batch not yet written and never leaves a partial line in a ``.jsonl``
+file. A full queue drops rows rather than slowing requests, and counts them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import random
+import threading
+import time
+import uuid
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+
+log = logging.getLogger(__name__)
+PREDICTIONS = "predictions"
+FEEDBACK = "feedback"
+_STOP = None
+
+
+def now() -> str:
+    """The record timestamp: UTC, ISO 8601, microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+def partition(timestamp: str) -> str:
+    """``yyyy/mm/dd/HH`` of an ISO timestamp written by ``now``."""
+    return f"{timestamp[0:4]}/{timestamp[5:7]}/{timestamp[8:10]}/{timestamp[11:13]}"
+
+
+class Collector:
+    """Writes records in batches on its own thread; ``close`` flushes what is queued."""
+
+    def __init__(
+        self,
+        url: str,
+        sample_rate: float = 1.0,
+        batch_rows: int = 1000,
+        flush_seconds: float = 1.0,
+        max_queue_rows: int = 100_000,
+    ) -> None:
+        if not 0.0 <= sample_rate <= 1.0:
+            raise ValueError(f"sample rate must be within [0, 1], got {sample_rate}")
+        self.url = url.rstrip("/")
+        self.sample_rate = sample_rate
+        self._fs, self._root = fsspec.url_to_fs(self.url)
+        self._batch_rows = batch_rows
+        self._flush_seconds = flush_seconds
+        self._max_queue_rows = max_queue_rows
+        self._queue: queue.SimpleQueue[tuple[str, list[dict[str, Any]]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._queued = 0
+        self.dropped = 0
+        self.written = 0
+        self._thread = threading.Thread(target=self._run, name="collector", daemon=True)
+        self._thread.start()
+
+    @property
+    def queued(self) -> int:
+        """Rows waiting to be written."""
+        return self._queued
+
+    def sampled(self) -> bool:
+        """Whether to keep the rows of one request (all of them or none, so feedback joins)."""
+        return self.sample_rate >= 1.0 or random.random() < self.sample_rate
+
+    def add(self, kind: str, records: list[dict[str, Any]]) -> None:
+        """Queue records without waiting; drops and counts them when the queue is full."""
+        with self._lock:
+            if self._queued + len(records) > self._max_queue_rows:
+                self.dropped += len(records)
+                return
+            self._queued += len(records)
+        self._queue.put((kind, records))
+
+    def close(self) -> None:
+        """Write everything queued, then stop the thread."""
+        self._queue.put(_STOP)
+        self._thread.join()
+
+    def _run(self) -> None:
+        batch: list[tuple[str, dict[str, Any]]] = []
+        deadline = time.monotonic() + self._flush_seconds
+        stopping = False
+        while not stopping:
+            try:
+                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.001))
+            except queue.Empty:
+                item = ()
+            if item is _STOP:
+                stopping = True
+            elif item:
+                kind, records = item
+                batch.extend((kind, record) for record in records)
+            if batch and (
+                stopping or len(batch) >= self._batch_rows or time.monotonic() >= deadline
+            ):
+                self._flush(batch)
+                batch = []
+            if time.monotonic() >= deadline:
+                deadline = time.monotonic() + self._flush_seconds
+
+    def _flush(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        files: dict[str, list[str]] = defaultdict(list)
+        for kind, record in batch:
+            files[f"{kind}/{partition(record['time'])}"].append(json.dumps(record))
+        for folder, lines in files.items():
+            try:
+                self._write(folder, ("\n".join(lines) + "\n").encode("utf-8"))
+                self.written += len(lines)
+            except Exception:  # a storage outage must not stop the service: count the loss
+                log.exception("collector could not write %d rows to %s", len(lines), folder)
+                with self._lock:
+                    self.dropped += len(lines)
+        with self._lock:
+            self._queued -= len(batch)
+
+    def _write(self, folder: str, data: bytes) -> None:
+        name = f"{time.time_ns()}-{uuid.uuid4().hex[:8]}.jsonl"
+        path = f"{self._root}/{folder}/{name}"
+        if isinstance(self._fs, LocalFileSystem):
+            self._fs.makedirs(f"{self._root}/{folder}", exist_ok=True)
+            hidden = f"{self._root}/{folder}/.{name}.tmp"
+            self._fs.pipe_file(hidden, data)
+            self._fs.mv(hidden, path)
+        else:
+            self._fs.pipe_file(path, data)
+
+
+def read(url: str, kind: str) -> list[dict[str, Any]]:
+    """Every record of one kind under a collector URL (hidden temporary files are skipped)."""
+    fs, root = fsspec.url_to_fs(url.rstrip("/"))
+    records: list[dict[str, Any]] = []
+    for path in sorted(fs.glob(f"{root}/{kind}/*/*/*/*/*.jsonl")):
+        if not path.rsplit("/", 1)[-1].startswith("."):
+            records.extend(json.loads(line) for line in fs.cat_file(path).splitlines() if line)
+    return records
