@@ -214,14 +214,14 @@ def markdown(record: dict[str, Any]) -> str:
     champion = record["champion"]
     verdict = "✅ promote" if record["verdict"] == "promote" else "❌ reject"
     against = (
-        f"the production model **{champion['version']}**"
+        f"the production model **{champion['version']}**, both scored on"
         if champion
-        else "floors and budgets only (no model in production yet)"
+        else "floors and budgets only (no model in production yet), scored on"
     )
     lines = [
         f"## Model gate: {verdict}",
         "",
-        f"Candidate `{record['candidate']['model_md5'][:12]}` against {against}, both scored on "
+        f"Candidate `{record['candidate']['model_md5'][:12]}` against {against} "
         f"the current holdout ({record['holdout_rows']:,} rows; data `{record['data']['md5'][:12]}`"
         f", months {', '.join(record['data']['months']) or 'unrecorded'}).",
         "",
