@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from mlops import features
 from mlops.errors import MlopsError
-from mlops.tables import write_atomically
+from mlops.tables import write_atomically, write_json
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "model.json"
@@ -100,12 +100,6 @@ def _canonical_zip(source: Path, target: Path) -> None:
             )
 
 
-def _write_json(path: Path, document: dict[str, Any]) -> None:
-    write_atomically(
-        path, lambda tmp: tmp.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
-    )
-
-
 def save(
     folder: Path, pipeline: Pipeline, metadata: dict[str, Any], reference: dict[str, Any]
 ) -> None:
@@ -117,8 +111,8 @@ def save(
         write_atomically(folder / MODEL_FILE, lambda tmp: _canonical_zip(raw, tmp))
     finally:
         raw.unlink(missing_ok=True)
-    _write_json(folder / METADATA_FILE, metadata)
-    _write_json(folder / REFERENCE_FILE, reference)
+    write_json(folder / METADATA_FILE, metadata, sort_keys=True)
+    write_json(folder / REFERENCE_FILE, reference, sort_keys=True)
 
 
 def load(folder: Path) -> ModelArtifact:

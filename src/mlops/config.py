@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -133,6 +135,11 @@ class Params(_Section):
     profile: ProfileParams = ProfileParams()
     gate: GateParams = GateParams()
     model_card: ModelCardParams = ModelCardParams()
+
+
+def params_sha256(document: dict[str, Any]) -> str:
+    """A fingerprint of parsed parameters: comments and key order do not change it."""
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:

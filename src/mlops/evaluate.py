@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +12,13 @@ from mlops import artifact, features, plots
 from mlops.config import Params
 from mlops.featurize import part_path
 from mlops.metrics import by_slice, score
-from mlops.tables import write_atomically
+from mlops.tables import write_atomically, write_json
 from mlops.train import MODEL_DIR
 
 METRICS_JSON = Path("reports/metrics.json")
 SLICES_JSON = Path("reports/slices.json")
 IMPORTANCE_JSON = Path("reports/importance.json")
 PLOTS_DIR = Path("reports/plots")
-
-
-def _write_json(path: Path, document: Any) -> None:
-    write_atomically(path, lambda tmp: tmp.write_text(json.dumps(document, indent=2) + "\n"))
 
 
 def _importance(pipeline: Any, inputs: pd.DataFrame, labels: pd.Series, params: Params) -> dict:
@@ -66,12 +61,12 @@ def run(params: Params) -> dict[str, float]:
     )
     importance = _importance(model.pipeline, inputs, holdout[features.LABEL], params)
 
-    _write_json(METRICS_JSON, overall)
-    _write_json(SLICES_JSON, slices)
-    _write_json(IMPORTANCE_JSON, importance)
+    write_json(METRICS_JSON, overall)
+    write_json(SLICES_JSON, slices)
+    write_json(IMPORTANCE_JSON, importance)
     PLOTS_DIR.mkdir(parents=True, exist_ok=True)
     for name, points in curves.items():
-        _write_json(PLOTS_DIR / f"{name}.json", points)
+        write_json(PLOTS_DIR / f"{name}.json", points)
     confusion = pd.DataFrame(
         {"actual": labels, "predicted": (scores >= model.threshold).astype(int)}
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import pandas as pd
 from mlops import features
 from mlops.config import Params
 from mlops.split import time_split
-from mlops.tables import write_atomically, write_parquet
+from mlops.tables import write_json, write_parquet
 from mlops.validate import CLEAN_DIR
 
 FEATURES_DIR = Path("build/features")
@@ -39,5 +38,5 @@ def run(params: Params) -> dict[str, Any]:
     }
     for name, part in parts.items():
         write_parquet(part, part_path(name))
-    write_atomically(SPLIT_JSON, lambda tmp: tmp.write_text(json.dumps(summary, indent=2) + "\n"))
+    write_json(SPLIT_JSON, summary)
     return summary

@@ -7,8 +7,6 @@ and the decision is written down whatever it is.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -19,12 +17,12 @@ import pandas as pd
 import yaml
 
 from mlops import artifact, datastore, dvc, git, latency, registry
-from mlops.config import PARAMS_FILE, GateParams, Params
+from mlops.config import PARAMS_FILE, GateParams, Params, params_sha256
 from mlops.errors import MlopsError
 from mlops.features import LABEL
 from mlops.featurize import part_path
 from mlops.metrics import by_slice, score
-from mlops.tables import write_atomically
+from mlops.tables import write_json, write_text
 from mlops.train import MODEL_DIR
 
 GATE_JSON = Path(registry.GATE_RECORD)
@@ -131,7 +129,7 @@ def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> dict[str, Any
         ) from error
     labels = holdout[LABEL].to_numpy()
     scores = model.pipeline.predict_proba(inputs)[:, 1]
-    measured = latency.measure(folder, model, inputs, params.profile)
+    timing = latency.single_row(model, inputs, params.profile.single_row_calls)
     return {
         "metrics": score(labels, scores, model.threshold),
         "slices": by_slice(
@@ -142,8 +140,8 @@ def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> dict[str, Any
             params.evaluate.slices,
             params.gate.min_slice_rows,
         ),
-        "p99_single_row_ms": measured["single_row"]["p99_ms"],
-        "model_size_bytes": measured["model_size_bytes"],
+        "p99_single_row_ms": timing["p99_ms"],
+        "model_size_bytes": (folder / artifact.MODEL_FILE).stat().st_size,
     }
 
 
@@ -180,7 +178,6 @@ def run(params: Params) -> dict[str, Any]:
     candidate = {"model_md5": _candidate_md5(), **_score(MODEL_DIR, holdout, params)}
     champion = _champion(holdout, params)
     rules = decide(params.gate, candidate, champion)
-    parsed_params = yaml.safe_load(PARAMS_FILE.read_text())
     record = {
         "verdict": "promote" if all(rule.passed for rule in rules) else "reject",
         "primary": params.gate.primary,
@@ -193,13 +190,11 @@ def run(params: Params) -> dict[str, Any]:
             "months": datastore.months(params),
         },
         "git": {"commit": git.commit(), "dirty": git.is_dirty()},
-        "params_sha256": hashlib.sha256(
-            json.dumps(parsed_params, sort_keys=True).encode()
-        ).hexdigest(),
+        "params_sha256": params_sha256(yaml.safe_load(PARAMS_FILE.read_text())),
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    write_atomically(GATE_JSON, lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"))
-    write_atomically(GATE_MD, lambda tmp: tmp.write_text(markdown(record)))
+    write_json(GATE_JSON, record)
+    write_text(GATE_MD, markdown(record))
     return record
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from mlops.artifact import ModelArtifact
 from mlops.config import Params, ProfileParams
 from mlops.featurize import part_path
 from mlops.progress import track
-from mlops.tables import write_atomically
+from mlops.tables import write_json
 from mlops.train import MODEL_DIR
 
 PROFILE_JSON = Path("reports/profile.json")
@@ -30,22 +29,24 @@ def _milliseconds(seconds: list[float]) -> dict[str, float]:
     }
 
 
+def single_row(model: ModelArtifact, inputs: pd.DataFrame, calls: int) -> dict[str, float]:
+    """p50 and p99 of one-row calls over holdout rows, on one OpenMP thread as the service runs
+    them: a second thread only adds synchronisation to a one-row call."""
+    seconds: list[float] = []
+    with threadpool_limits(1):
+        for row in track(range(calls), description="Single-row calls"):
+            one = inputs.iloc[[row % len(inputs)]]
+            started = time.perf_counter()
+            model.pipeline.predict_proba(one)
+            seconds.append(time.perf_counter() - started)
+    return _milliseconds(seconds)
+
+
 def measure(
     folder: Path, model: ModelArtifact, inputs: pd.DataFrame, settings: ProfileParams
 ) -> dict[str, Any]:
-    """Size on disk, single-row latency over holdout rows, and whole-frame batch latency.
-
-    Single rows are timed on one OpenMP thread, as the service runs them: a second thread only
-    adds synchronisation to a one-row call.
-    """
+    """Size on disk, single-row latency over holdout rows, and whole-frame batch latency."""
     predict = model.pipeline.predict_proba
-    single: list[float] = []
-    with threadpool_limits(1):
-        for row in track(range(settings.single_row_calls), description="Single-row calls"):
-            one = inputs.iloc[[row % len(inputs)]]
-            started = time.perf_counter()
-            predict(one)
-            single.append(time.perf_counter() - started)
     batch: list[float] = []
     for _ in range(settings.batch_repeats):
         started = time.perf_counter()
@@ -53,7 +54,7 @@ def measure(
         batch.append(time.perf_counter() - started)
     return {
         "model_size_bytes": (folder / artifact.MODEL_FILE).stat().st_size,
-        "single_row": _milliseconds(single),
+        "single_row": single_row(model, inputs, settings.single_row_calls),
         "batch": {
             **_milliseconds(batch),
             "rows": len(inputs),
@@ -67,5 +68,5 @@ def run(params: Params) -> dict[str, Any]:
     model = artifact.load(MODEL_DIR)
     inputs = model.inputs(pd.read_parquet(part_path("holdout")))
     result = measure(MODEL_DIR, model, inputs, params.profile)
-    write_atomically(PROFILE_JSON, lambda tmp: tmp.write_text(json.dumps(result, indent=2) + "\n"))
+    write_json(PROFILE_JSON, result)
     return result

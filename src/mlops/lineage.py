@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
 import yaml
 
 from mlops import git, registry
+from mlops.config import params_sha256
 from mlops.errors import MlopsError
 
 METRICS_FILE = "reports/metrics.json"
@@ -57,7 +57,7 @@ def record(version: str) -> dict[str, Any]:
         "model_md5": registry.model_md5(commit),
         "data": _data(commit, params),
         "params": {
-            "sha256": hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest(),
+            "sha256": params_sha256(params),
             "estimator": train.get("estimator"),
             "hyperparameters": train.get(train.get("estimator", ""), {}),
             "features": {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -42,6 +44,15 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    write_atomically(path, lambda tmp: tmp.write_text(text))
+
+
+def write_json(path: Path, document: Any, sort_keys: bool = False) -> None:
+    """Indented JSON with a final newline: small, diffable, the same bytes for the same data."""
+    write_text(path, json.dumps(document, indent=2, sort_keys=sort_keys) + "\n")
 
 
 def write_parquet(frame: pd.DataFrame, path: Path) -> None:

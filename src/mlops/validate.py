@@ -6,7 +6,6 @@ outputs as they were.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from mlops import quality
 from mlops.config import Params
 from mlops.progress import track
 from mlops.schema import DataSchema, SchemaViolationError
-from mlops.tables import month_files, read_csv, write_atomically, write_parquet
+from mlops.tables import month_files, read_csv, write_json, write_parquet, write_text
 
 CLEAN_DIR = Path("build/clean")
 QUALITY_JSON = Path("reports/data_quality.json")
@@ -71,6 +70,6 @@ def run(params: Params, schema_file: Path) -> dict[str, Any]:
         checked[table], report["tables"][table] = _checked_table(schema, table, files, params)
     for table, frame in checked.items():
         write_parquet(frame, CLEAN_DIR / f"{table}.parquet")
-    write_atomically(QUALITY_JSON, lambda tmp: tmp.write_text(json.dumps(report, indent=2) + "\n"))
-    write_atomically(QUALITY_MD, lambda tmp: tmp.write_text(quality.markdown(report)))
+    write_json(QUALITY_JSON, report)
+    write_text(QUALITY_MD, quality.markdown(report))
     return report
