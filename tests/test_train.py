@@ -73,6 +73,9 @@ def test_reference_profile_describes_every_input(train_part, params: Params) -> 
     assert sum(carrier["values"].values()) + carrier["missing"] == len(inputs)
     gust = profile["features"]["wind_gust"]
     assert gust["missing"] == inputs["wind_gust"].isna().sum() > 0
-    assert gust["quantiles"][0] == inputs["wind_gust"].min()
-    assert sum(profile["features"]["dep_hour"]["values"].values()) == len(inputs)
-    assert profile["score"]["quantiles"][-1] == 1.0
+    assert gust["values"][0] == inputs["wind_gust"].min()
+    assert gust["exact"]
+    assert sum(gust["counts"]) == inputs["wind_gust"].notna().sum()
+    assert gust["std"] == pytest.approx(inputs["wind_gust"].std(ddof=0))
+    assert sum(profile["features"]["dep_hour"]["counts"]) == len(inputs)
+    assert profile["score"]["values"][-1] == 1.0

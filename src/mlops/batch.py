@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from sklearn.pipeline import Pipeline
 
-from mlops import artifact, servable
+from mlops import artifact, cluster, servable
 from mlops.progress import bar
 from mlops.tables import write_parquet
 
@@ -89,11 +89,13 @@ def run(
                 scored.append(scorer(chunk))
                 progress.advance(task, len(chunk))
         write_parquet(pd.concat(scored, ignore_index=True), output)
-        return {"rows": sum(map(len, scored)), "model_version": scorer.version, "on": "pandas"}
+        rows = sum(map(len, scored))
+    else:
+        rows = _distributed(scorer, parts, output, scheduler, local_cluster)
     return {
-        "rows": _distributed(scorer, parts, output, scheduler, local_cluster),
+        "rows": rows,
         "model_version": scorer.version,
-        "on": scheduler or f"local cluster of {local_cluster}",
+        "on": cluster.where(scheduler, local_cluster),
     }
 
 
@@ -104,35 +106,19 @@ def _distributed(
     scheduler: str | None,
     local_cluster: int,
 ) -> int:
-    from dask.distributed import Client, LocalCluster  # only batch on a cluster needs Dask
-
-    cluster = (
-        None
-        if scheduler
-        else LocalCluster(
-            n_workers=local_cluster,
-            threads_per_worker=1,
-            dashboard_address=None,
-            env={"OMP_NUM_THREADS": "1"},
-        )
-    )
     output.mkdir(parents=True, exist_ok=True)
-    try:
-        with Client(scheduler or cluster) as client:
-            model = client.scatter(scorer, broadcast=True)
-            window = 2 * max(len(client.scheduler_info()["workers"]), 1)
-            pending: deque[Any] = deque()
-            rows = 0
-            with bar() as progress:
-                task = progress.add_task("Scoring on Dask", total=None)
-                for index, chunk in enumerate(parts):
-                    if len(pending) >= window:
-                        rows += pending.popleft().result()
-                        progress.update(task, completed=rows)
-                    path = str(output.resolve() / f"part-{index:05d}.parquet")
-                    pending.append(client.submit(_score_and_write, model, chunk, path, pure=False))
-                rows += sum(future.result() for future in pending)
-            return rows
-    finally:
-        if cluster is not None:
-            cluster.close()
+    with cluster.client(scheduler, local_cluster) as client:
+        model = client.scatter(scorer, broadcast=True)
+        window = 2 * max(len(client.scheduler_info()["workers"]), 1)
+        pending: deque[Any] = deque()
+        rows = 0
+        with bar() as progress:
+            task = progress.add_task("Scoring on Dask", total=None)
+            for index, chunk in enumerate(parts):
+                if len(pending) >= window:
+                    rows += pending.popleft().result()
+                    progress.update(task, completed=rows)
+                path = str(output.resolve() / f"part-{index:05d}.parquet")
+                pending.append(client.submit(_score_and_write, model, chunk, path, pure=False))
+            rows += sum(future.result() for future in pending)
+        return rows

@@ -27,6 +27,8 @@ data_app = typer.Typer(help="The versioned raw data (data.dvc).", no_args_is_hel
 registry_app = typer.Typer(help="Model versions and stages (GTO git tags).", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 app.add_typer(registry_app, name="registry")
+monitor_app = typer.Typer(help="Drift, data quality and live performance.", no_args_is_help=True)
+app.add_typer(monitor_app, name="monitor")
 console = Console()
 errors = Console(stderr=True)
 
@@ -38,6 +40,10 @@ ReasonOption = Annotated[str, typer.Option(help="Why: kept in the tag annotation
 PushOption = Annotated[bool, typer.Option(help="Push the new tags to origin.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 GATE_REJECT_EXIT = 3
+DRIFT_EXIT = 3  # mlops monitor drift: sustained drift, retraining recommended
+DATA_QUALITY_EXIT = 4  # mlops monitor drift: the newest window has a data problem
+SchedulerOption = Annotated[str | None, typer.Option(help="Dask scheduler address.")]
+LocalClusterOption = Annotated[int, typer.Option(help="Dask workers started here (0: no).")]
 
 
 def _reports_failures(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -234,8 +240,8 @@ def batch_score_command(
     source: Annotated[Path, typer.Argument(help="CSV or Parquet rows.", metavar="IN")],
     output: Annotated[Path, typer.Argument(help="Parquet output.", metavar="OUT")],
     model: Annotated[Path, typer.Option(help="Model folder.")] = Path("model"),
-    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address.")] = None,
-    local_cluster: Annotated[int, typer.Option(help="Dask workers started here (0: no).")] = 0,
+    scheduler: SchedulerOption = None,
+    local_cluster: LocalClusterOption = 0,
     partition_rows: Annotated[
         int | None, typer.Option(help="Rows per Dask task (default: batch.PARTITION_ROWS).")
     ] = None,
@@ -246,6 +252,56 @@ def batch_score_command(
     rows = partition_rows or batch.PARTITION_ROWS
     result = batch.run(source, output, model, scheduler, local_cluster, rows)
     console.print_json(json.dumps(result))
+
+
+@monitor_app.command("drift")
+@_reports_failures
+def monitor_drift_command(
+    collected: Annotated[str, typer.Argument(help="Collector folder or fsspec URL.")],
+    model: Annotated[Path, typer.Option(help="Model folder (its reference profile).")] = Path(
+        "model"
+    ),
+    holdout_metrics: Annotated[
+        Path, typer.Option(help="The model's holdout metrics, to compare live ones with.")
+    ] = Path("reports/metrics.json"),
+    window: Annotated[
+        str | None, typer.Option(help="Window: h, D, W or M (default: params monitor.window).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for drift.json, .md and .html.")] = Path(
+        "build/monitoring"
+    ),
+    alert: Annotated[
+        bool, typer.Option(help="Post to the webhook in $MLOPS_ALERT_WEBHOOK on drift or bad data.")
+    ] = False,
+    scheduler: SchedulerOption = None,
+    local_cluster: LocalClusterOption = 0,
+    params: ParamsOption = PARAMS_FILE,
+) -> None:
+    """Drift and data quality per window, live performance, and whether to retrain.
+
+    Exit code: 0 no drift, 3 sustained drift (retrain), 4 data-quality failure, 1 error.
+    """
+    from mlops import alerts, monitor, monitor_report
+
+    report = monitor.run(
+        collected,
+        model,
+        load_params(params),
+        SCHEMA_FILE if SCHEMA_FILE.exists() else None,
+        holdout_metrics,
+        window,
+        scheduler,
+        local_cluster,
+    )
+    monitor_report.write(report, out)
+    decision = report["decision"]
+    console.print(monitor_report.summary(report), highlight=False)
+    if alert and decision["status"] != monitor.NO_DRIFT:
+        alerts.post(monitor_report.alert_text(report))
+    if decision["status"] == monitor.DRIFT:
+        raise typer.Exit(DRIFT_EXIT)
+    if decision["status"] == monitor.DATA_QUALITY:
+        raise typer.Exit(DATA_QUALITY_EXIT)
 
 
 @app.command("metrics")

@@ -125,6 +125,36 @@ class ModelCardParams(_Section):
     limitations: list[str] = Field(default_factory=list)
 
 
+DriftMethod = Literal["auto", "wasserstein", "jensenshannon", "psi", "ks", "chisquare", "z"]
+
+
+class ColumnDriftParams(_Section):
+    method: DriftMethod = "auto"
+    threshold: float | None = None  # None: the method's default
+
+
+class WindowQualityParams(_Section):
+    max_missing_increase: float = 0.3
+    max_unseen_share: float = 0.01
+    max_violation_share: float = 0.0
+
+
+class RetrainRuleParams(_Section):
+    k: int = Field(default=2, ge=1)
+    n: int = Field(default=3, ge=1)
+
+
+class MonitorParams(_Section):
+    window: str = "M"
+    min_window_rows: int = 500
+    ignore: list[str] = Field(default_factory=list)
+    drift_share: float = 0.5
+    method: DriftMethod = "auto"
+    columns: dict[str, ColumnDriftParams] = Field(default_factory=dict)
+    quality: WindowQualityParams = WindowQualityParams()
+    retrain: RetrainRuleParams = RetrainRuleParams()
+
+
 class Params(_Section):
     data: DataParams
     validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
@@ -135,6 +165,7 @@ class Params(_Section):
     profile: ProfileParams = ProfileParams()
     gate: GateParams = GateParams()
     model_card: ModelCardParams = ModelCardParams()
+    monitor: MonitorParams = MonitorParams()
 
 
 def params_sha256(document: dict[str, Any]) -> str:

@@ -210,7 +210,7 @@ class FastScorer:
 
 def reference_rows(reference: Mapping[str, Any], rows: int, seed: int = 0) -> pd.DataFrame:
     """Random inputs over the reference profile's range: every seen category, an unseen one,
-    numbers across each histogram's span, and missing values in every column.
+    numbers across each column's range, and missing values in every column.
 
     They need no data files, so a parity check can run wherever the model folder is.
     """
@@ -221,8 +221,7 @@ def reference_rows(reference: Mapping[str, Any], rows: int, seed: int = 0) -> pd
             choices = np.asarray([*profile["values"], "\x00unseen", None], dtype=object)
             columns[name] = rng.choice(choices, rows)
         else:
-            edges = profile["histogram"]["edges"]
-            values = rng.uniform(edges[0], edges[-1], rows)
+            values = rng.uniform(profile["values"][0], profile["values"][-1], rows)
             columns[name] = np.where(rng.random(rows) < 0.05, np.nan, values)
     return pd.DataFrame(columns)
 

@@ -10,21 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from mlops.schema import column_contracts
+
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-
-def _contract(schema_file: Path | None) -> dict[str, dict[str, Any]]:
-    """Column name → its spec, from the first table of ``schema.yaml`` that has the column."""
-    if schema_file is None:
-        return {}
-    columns: dict[str, dict[str, Any]] = {}
-    for table in yaml.safe_load(schema_file.read_text())["tables"].values():
-        for name, spec in table["columns"].items():
-            columns.setdefault(name, spec)
-    return columns
 
 
 def _field(spec: dict[str, Any], categorical: bool) -> tuple[Any, Any]:
@@ -41,7 +31,7 @@ def _field(spec: dict[str, Any], categorical: bool) -> tuple[Any, Any]:
 
 def row_model(features: dict[str, list[str]], schema_file: Path | None) -> type[BaseModel]:
     """One input row: every feature required (``null`` where the contract allows missing)."""
-    contract = _contract(schema_file)
+    contract = column_contracts(schema_file)
     fields = {
         name: _field(contract.get(name, {}), categorical)
         for categorical, names in ((True, features["categorical"]), (False, features["numeric"]))

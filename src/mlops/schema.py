@@ -20,6 +20,20 @@ class SchemaViolationError(MlopsError):
     """Rows break the data contract. The message names file, column, check and sample rows."""
 
 
+def column_contracts(schema_file: Path | None) -> dict[str, dict[str, Any]]:
+    """Column name → its spec, from the first table of ``schema.yaml`` that has the column.
+
+    Model inputs are checked against these wherever rows arrive: requests, collected logs.
+    """
+    if schema_file is None:
+        return {}
+    columns: dict[str, dict[str, Any]] = {}
+    for table in yaml.safe_load(schema_file.read_text())["tables"].values():
+        for name, spec in table["columns"].items():
+            columns.setdefault(name, spec)
+    return columns
+
+
 def _not_entirely_null(series: pd.Series) -> bool:
     return bool(series.notna().any()) or series.empty
 

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +27,7 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
 from threadpoolctl import threadpool_limits
 
 from mlops import payload, servable
@@ -38,6 +40,10 @@ TOKEN_ENV = "MLOPS_API_TOKEN"
 # Above this many rows scoring leaves the event loop, so small requests are not held up.
 INLINE_ROWS = 64
 _OIP_TYPES = {"categorical": "BYTES", "numeric": "FP64"}
+RequestIdHeader = Annotated[str | None, Header(max_length=128)]
+# When the scored rows happened (ISO 8601 with a zone), if not now: replays and backfills.
+# Monitoring windows and retraining data are by this time; collection time is kept beside it.
+EventTimeHeader = Annotated[AwareDatetime | None, Header()]
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(Observe, metrics=metrics, max_body_bytes=settings.max_body_bytes)
     guarded = [Depends(authorized)]
 
-    async def score(records: list[dict[str, Any]], request_id: str) -> dict[str, Any]:
+    async def score(
+        records: list[dict[str, Any]], request_id: str, event_time: datetime | None = None
+    ) -> dict[str, Any]:
         model = holder["model"]
         if len(records) > INLINE_ROWS:
             probabilities = await run_in_threadpool(model.probabilities, records)
@@ -120,7 +128,8 @@ def create_app(settings: Settings) -> FastAPI:
         for value in probabilities:
             metrics.scores.observe(value)
         if collector and collector.sampled():
-            collector.add(PREDICTIONS, _rows(model, request_id, records, probabilities, labels))
+            rows = _rows(model, request_id, records, probabilities, labels, event_time)
+            collector.add(PREDICTIONS, rows)
         return {
             "model_name": model.name,
             "model_version": model.version,
@@ -132,11 +141,12 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/predict", response_model=payload.PredictResponse, dependencies=guarded)
     async def predict(
         body: predict_request,  # type: ignore[valid-type]
-        x_request_id: Annotated[str | None, Header(max_length=128)] = None,
+        x_request_id: RequestIdHeader = None,
+        x_event_time: EventTimeHeader = None,
     ) -> Response:
         """Score rows: probability of the positive class and the label at the model's threshold."""
         request_id = x_request_id or uuid.uuid4().hex
-        scored = await score([row.model_dump() for row in body.records], request_id)
+        scored = await score([row.model_dump() for row in body.records], request_id, x_event_time)
         predictions = [
             {"probability": float(p), "label": int(label)}
             for p, label in zip(scored.pop("probabilities"), scored.pop("labels"), strict=True)
@@ -188,12 +198,14 @@ def create_app(settings: Settings) -> FastAPI:
         return {"name": served(name).name, "ready": True}
 
     @app.post("/v2/models/{name}/infer", dependencies=guarded)
-    async def infer(name: str, body: payload.InferRequest) -> Response:
+    async def infer(
+        name: str, body: payload.InferRequest, x_event_time: EventTimeHeader = None
+    ) -> Response:
         """Open Inference Protocol: one input tensor per feature, outputs probability and label."""
         model = served(name)
         records = _records(body.inputs, row_model, settings.max_rows)
         request_id = body.id or uuid.uuid4().hex
-        scored = await score(records, request_id)
+        scored = await score(records, request_id, x_event_time)
         rows = len(records)
         return _json(
             {
@@ -256,13 +268,16 @@ def _rows(
     records: Sequence[dict[str, Any]],
     probabilities: np.ndarray,
     labels: np.ndarray,
+    event_time: datetime | None,
 ) -> list[dict[str, Any]]:
-    """One collector record per scored row."""
+    """One collector record per scored row; ``event_time`` is when the rows happened, if given."""
     time = now()
+    happened = {} if event_time is None else {"event_time": event_time.astimezone(UTC).isoformat()}
     return [
         {
             "id": uuid.uuid4().hex,
             "time": time,
+            **happened,
             "request_id": request_id,
             "row": row,
             "model_name": model.name,
