@@ -1,0 +1,235 @@
+"""Monitoring: drift against the training profile, data quality apart from drift, the k-of-n
+rule, alerts to a webhook, live performance, and the streaming and Dask paths agreeing."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops import artifact, collector, featurize, monitor
+from mlops.collector import Collector
+from mlops.config import MonitorParams, Params
+from mlops.distribution import NUMERIC, Distribution
+from mlops.features import LABEL
+from tests.conftest import run
+from tests.monitoring import featurized_months, write_log
+from tests.serving import MLOPS, working_directory
+
+
+@pytest.fixture(scope="module")
+def model_features(trained_project: Path) -> dict[str, list[str]]:
+    return artifact.load(trained_project / "model").metadata["features"]
+
+
+@pytest.fixture(scope="module")
+def training_rows(trained_project: Path) -> pd.DataFrame:
+    return pd.read_parquet(trained_project / featurize.part_path("train"))
+
+
+@pytest.fixture(scope="module")
+def summer(tmp_path_factory: pytest.TempPathFactory, params: Params) -> pd.DataFrame:
+    """July and August (every 10th flight): the season the winter-spring model never saw."""
+    folder = tmp_path_factory.mktemp("summer")
+    return featurized_months(folder, params, ["2013-07", "2013-08"], every=10)
+
+
+def _monitor(project: Path, log: Path, *options: str) -> tuple[int, dict[str, Any]]:
+    out = log.parent / f"{log.name}-report"
+    result = run(
+        MLOPS, "monitor", "drift", str(log), "--out", str(out), *options, cwd=project, check=False
+    )
+    assert result.returncode in (0, 3, 4), result.stderr
+    return result.returncode, json.loads((out / "drift.json").read_text())
+
+
+def test_no_drift_on_a_window_sampled_from_the_training_period(
+    trained_project: Path, training_rows: pd.DataFrame, model_features, tmp_path: Path
+) -> None:
+    sample = training_rows.sample(2000, random_state=0)
+    log = write_log(tmp_path / "log", sample, model_features, "time_hour")
+    code, report = _monitor(trained_project, log, "--window", "Y")
+    [window] = report["windows"]
+    assert code == 0
+    assert window["status"] == monitor.NO_DRIFT
+    assert window["drifted"] == []
+    assert window["quality"] == []
+    assert {test["method"] for test in window["columns"]} == {"wasserstein", "jensenshannon"}
+    assert (tmp_path / "log-report/drift.html").read_text().count("data:image/png") == 2
+
+
+def test_summer_drifts_on_the_weather_and_sustained_drift_recommends_retraining(
+    trained_project: Path, summer: pd.DataFrame, model_features, tmp_path: Path
+) -> None:
+    log = write_log(tmp_path / "log", summer, model_features, "time_hour")
+    code, report = _monitor(trained_project, log)
+    windows = {window["window"]: window for window in report["windows"]}
+    july, august = windows["2013-07"], windows["2013-08"]
+    # Windows are UTC months: the last evening of August (New York time) is in September.
+    assert windows.keys() - {"2013-07", "2013-08"} <= {"2013-09"}
+    for window in (july, august):
+        assert window["status"] == monitor.DRIFT
+        assert {"temp", "dewp", "humid"} <= set(window["drifted"])
+        # What did not move: the airports, the routes' lengths, the carriers' shares.
+        assert not {"origin", "distance", "carrier"} & set(window["drifted"])
+        assert window["quality"] == []
+    assert report["decision"]["retrain"]
+    assert report["decision"]["drift_windows"] == ["2013-07", "2013-08"]
+    assert code == 3
+    markdown = (tmp_path / "log-report/drift.md").read_text()
+    assert "retrain recommended" in markdown
+    assert "| 2013-07 |" in markdown
+
+
+def test_a_data_problem_is_reported_as_such_never_as_drift(
+    trained_project: Path, training_rows: pd.DataFrame, model_features, tmp_path: Path
+) -> None:
+    broken = training_rows.sample(2000, random_state=1).copy()
+    broken["wind_speed"] = np.nan  # a dead sensor
+    broken.loc[broken.index[:200], "carrier"] = "ZZ"  # a code nobody mapped
+    broken.loc[broken.index[:50], "temp"] = 500.0  # impossible by the contract
+    log = write_log(tmp_path / "log", broken, model_features, "time_hour")
+    code, report = _monitor(trained_project, log, "--window", "Y")
+    [window] = report["windows"]
+    failures = {(failure["column"], failure["check"]) for failure in window["quality"]}
+    assert failures == {
+        ("wind_speed", "missing_rate"),
+        ("carrier", "contract"),
+        ("carrier", "unseen_categories"),
+        ("temp", "contract"),
+    }
+    assert window["status"] == monitor.DATA_QUALITY
+    tested = {test["column"] for test in window["columns"]}
+    assert not {"wind_speed", "carrier", "temp"} & tested
+    assert window["drifted"] == []
+    assert report["decision"]["status"] == monitor.DATA_QUALITY
+    assert not report["decision"]["retrain"]
+    assert code == 4
+    contract = next(
+        f for f in window["quality"] if f["check"] == "contract" and f["column"] == "temp"
+    )
+    assert contract["examples"] == [500.0]
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["drift", "no_drift", "drift"], "drift"),
+        (["drift", "drift", "no_drift", "no_drift"], "no_drift"),  # old drift ages out
+        (["drift", "too_few_rows", "drift", "too_few_rows"], "drift"),  # small windows skipped
+        (["drift", "drift", "data_quality"], "data_quality"),  # fix the data before retraining
+        (["data_quality", "data_quality", "drift"], "no_drift"),  # data problems are not drift
+    ],
+)
+def test_retraining_needs_drift_in_k_of_the_last_n_windows(statuses, expected) -> None:
+    windows = [{"window": f"w{i}", "status": status} for i, status in enumerate(statuses)]
+    decision = monitor.decide(windows, MonitorParams(retrain={"k": 2, "n": 3}))
+    assert decision["status"] == expected
+    assert decision["retrain"] == (expected == "drift")
+
+
+class _Webhook(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        self.received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_alert_posts_a_chat_message_to_the_webhook(
+    trained_project: Path, summer: pd.DataFrame, model_features, tmp_path: Path, monkeypatch
+) -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("MLOPS_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
+    try:
+        log = write_log(tmp_path / "log", summer, model_features, "time_hour")
+        code, _ = _monitor(trained_project, log, "--alert")
+    finally:
+        server.shutdown()
+    assert code == 3
+    [message] = _Webhook.received
+    assert set(message) == {"text"}  # what Slack and Teams incoming webhooks both accept
+    assert "retrain recommended" in message["text"]
+    assert "2013-08" in message["text"]
+
+
+def test_live_performance_per_window_from_feedback(
+    trained_project: Path, summer: pd.DataFrame, model_features, tmp_path: Path, params: Params
+) -> None:
+    model = artifact.load(trained_project / "model")
+    scores = model.pipeline.predict_proba(model.inputs(summer))[:, 1]
+    log = write_log(tmp_path / "log", summer, model_features, "time_hour", scores=scores)
+    sink = Collector(str(log))
+    labelled = summer.reset_index(drop=True)
+    sink.add(
+        collector.FEEDBACK,
+        [
+            {
+                "time": collector.now(),
+                "request_id": f"r{index - index % 50}",
+                "row": index % 50,
+                LABEL: int(label),
+            }
+            for index, label in enumerate(labelled[LABEL])
+        ],
+    )
+    sink.close()
+    with working_directory(trained_project):
+        report = monitor.run(str(log), Path("model"), params, Path("schema.yaml"))
+    live = {entry["window"]: entry for entry in report["performance"]["windows"]}
+    july = labelled[labelled["time_hour"].dt.month == 7]
+    from sklearn.metrics import roc_auc_score
+
+    expected = roc_auc_score(july[LABEL], scores[july.index])
+    assert live["2013-07"]["metrics"]["roc_auc"] == pytest.approx(expected, abs=1e-6)
+    assert live["2013-07"]["metrics"]["rows"] == len(july)
+    assert set(live["2013-07"]["slices"]) == set(params.evaluate.slices)
+    assert report["performance"]["holdout"] is None or "roc_auc" in report["performance"]["holdout"]
+
+
+@pytest.mark.slow
+def test_the_dask_path_computes_the_same_report_as_the_streaming_path(
+    trained_project: Path, summer: pd.DataFrame, model_features, tmp_path: Path, params: Params
+) -> None:
+    log = write_log(tmp_path / "log", summer, model_features, "time_hour", request_rows=500)
+    with working_directory(trained_project):
+        streamed = monitor.run(str(log), Path("model"), params, Path("schema.yaml"))
+        on_dask = monitor.run(str(log), Path("model"), params, Path("schema.yaml"), local_cluster=2)
+    assert on_dask["on"] == "local cluster of 2"
+    assert on_dask["windows"] == streamed["windows"]
+
+
+def test_distributions_of_parts_merge_into_the_distribution_of_the_whole() -> None:
+    rng = np.random.default_rng(0)
+    column = pd.Series(np.round(rng.normal(size=10_000), 2)).mask(rng.random(10_000) < 0.1)
+    whole = Distribution.of(column, NUMERIC)
+    parts = [Distribution.of(column.iloc[start::7], NUMERIC) for start in range(7)]
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = merged.merge(part)
+    assert merged.missing == whole.missing == column.isna().sum()
+    np.testing.assert_array_equal(merged.values, whole.values)
+    np.testing.assert_array_equal(merged.counts, whole.counts)
+    assert merged.std() == pytest.approx(column.std(ddof=0), rel=1e-12)
+
+
+def test_a_column_with_too_many_values_is_compressed_keeping_its_mass_and_mean() -> None:
+    column = pd.Series(np.random.default_rng(1).normal(size=50_000))
+    compressed = Distribution.of(column, NUMERIC).compressed(points=1000)
+    assert len(compressed.values) <= 1000
+    assert not compressed.exact
+    assert compressed.present == 50_000
+    assert compressed.mean() == pytest.approx(column.mean(), abs=1e-9)
