@@ -6,8 +6,10 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from mlops.config import Params, load_params
 from mlops.sources import load_source
@@ -35,6 +37,18 @@ def run(*command: str, cwd: Path, check: bool = True) -> subprocess.CompletedPro
             f"{' '.join(command)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def set_params(repo: Path, changes: dict[str, Any]) -> None:
+    """Change ``params.yaml`` as a pull request would, e.g. ``{"train.seed": 1}``."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    for dotted, value in changes.items():
+        *parents, leaf = dotted.split(".")
+        node = params
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 @pytest.fixture(scope="session")

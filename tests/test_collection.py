@@ -108,12 +108,17 @@ def test_feedback_and_label_join(trained_project: Path, params: Params, tmp_path
     sink = tmp_path / "collected"
     with serving(trained_project, "--collect", str(sink)) as server:
         for number in range(4):
+            # A replay says when its rows happened; without a time zone the time is refused.
+            happened = {"x-event-time": "2013-06-15T08:00:00-04:00"} if number == 0 else {}
             answer = httpx.post(
                 f"{server.url}/predict",
                 json={"records": rows[2 * number : 2 * number + 2]},
-                headers={"x-request-id": f"req-{number}"},
+                headers={"x-request-id": f"req-{number}", **happened},
             )
             assert answer.status_code == 200
+        naive = {"x-event-time": "2013-06-15T08:00:00"}
+        refused = httpx.post(f"{server.url}/predict", json={"records": rows[:1]}, headers=naive)
+        assert refused.status_code == 422
         feedback = [
             {"request_id": "req-0", "row": 1, "label": 1},
             {"request_id": "req-2", "label": 0},
@@ -144,6 +149,8 @@ def test_feedback_and_label_join(trained_project: Path, params: Params, tmp_path
             sent[name] is None and pd.isna(labelled.loc[("req-0", 1), name])
         )
     assert {"predicted_probability", "predicted_label", "model_version"} <= set(labelled.columns)
+    assert labelled.loc[("req-0", 1), "event_time"] == "2013-06-15T12:00:00+00:00"
+    assert pd.isna(labelled.loc[("req-2", 0), "event_time"])
 
 
 def _load(

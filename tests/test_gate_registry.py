@@ -15,28 +15,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from mlops import artifact, features, gate
 from mlops.config import load_params
 from mlops.model import build_model
-from tests.conftest import clone_project, run
+from tests.conftest import clone_project, run, set_params
 
 pytestmark = pytest.mark.slow
 SAMPLE_EVERY = 5  # ~33,000 flights: slices large enough to judge
 REJECT = 3
-
-
-def set_params(repo: Path, changes: dict[str, Any]) -> None:
-    """Change ``params.yaml`` as a pull request would, e.g. ``{"train.seed": 1}``."""
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    for dotted, value in changes.items():
-        *parents, leaf = dotted.split(".")
-        node = params
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 def propose(repo: Path, changes: dict[str, Any], message: str) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
@@ -254,6 +255,33 @@ def batch_score_command(
     console.print_json(json.dumps(result))
 
 
+@app.command("retrain-from-production")
+@_reports_failures
+def retrain_from_production_command(
+    collected: Annotated[str, typer.Argument(help="Collector folder or fsspec URL.")],
+    since: Annotated[datetime, typer.Option(help="First day (UTC) of rows to take.")],
+    until: Annotated[datetime, typer.Option(help="Day (UTC) after the last one.")],
+    branch: Annotated[
+        str | None, typer.Option(help="Branch to commit on (default: retrain/production-...).")
+    ] = None,
+    push: Annotated[bool, typer.Option(help="dvc push the data, git push the branch.")] = False,
+    params: ParamsOption = PARAMS_FILE,
+) -> None:
+    """Labelled production rows of a period become a new data version on a new branch."""
+    from mlops import production
+
+    result = production.run(
+        collected,
+        since.replace(tzinfo=UTC),
+        until.replace(tzinfo=UTC),
+        load_params(params),
+        SCHEMA_FILE,
+        branch,
+        push,
+    )
+    console.print_json(json.dumps(result))
+
+
 @monitor_app.command("drift")
 @_reports_failures
 def monitor_drift_command(
@@ -469,6 +497,11 @@ def lineage_command(
         "model (dvc md5)": facts["model_md5"],
         "data (data.dvc md5)": facts["data"]["md5"],
         "data months": ", ".join(facts["data"]["months"]),
+        "production rows": "; ".join(
+            f"{batch['rows']} from {batch['log']} ({batch['since'][:10]} to {batch['until'][:10]})"
+            for batch in facts["data"]["production"]
+        )
+        or "none",
         "params sha256": facts["params"]["sha256"],
         "estimator": f"{facts['params']['estimator']} {facts['params']['hyperparameters']}",
         "metrics": ", ".join(f"{k}={v}" for k, v in metrics.items() if k != "rows"),

@@ -9,6 +9,7 @@ import pandas as pd
 
 from mlops import features
 from mlops.config import Params
+from mlops.schema import PRODUCTION_TABLE
 from mlops.split import time_split
 from mlops.tables import write_json, write_parquet
 from mlops.validate import CLEAN_DIR
@@ -24,7 +25,10 @@ def part_path(name: str) -> Path:
 def run(params: Params) -> dict[str, Any]:
     """Build the model frame and split it by time; returns the split summary."""
     tables = {path.stem: pd.read_parquet(path) for path in sorted(CLEAN_DIR.glob("*.parquet"))}
+    production = tables.pop(PRODUCTION_TABLE, None)
     frame = features.build(tables, params.data, params.features)
+    if production is not None:  # collected rows are features already: they join here
+        frame = pd.concat([frame, production], ignore_index=True)
     parts = time_split(frame, params.data.time_column, params.split)
     time = params.data.time_column
     summary = {

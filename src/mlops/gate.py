@@ -188,6 +188,7 @@ def run(params: Params) -> dict[str, Any]:
         "data": {
             "md5": dvc.tracked_output(datastore.dvc_file(params))["md5"],
             "months": datastore.months(params),
+            "production_rows": datastore.production_rows(params),
         },
         "git": {"commit": git.commit(), "dirty": git.is_dirty()},
         "params_sha256": params_sha256(yaml.safe_load(PARAMS_FILE.read_text())),
@@ -204,6 +205,11 @@ def _number(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
 
 
+def _production(data: dict[str, Any]) -> str:
+    rows = data.get("production_rows", 0)
+    return f", plus {rows:,} labelled production rows" if rows else ""
+
+
 def markdown(record: dict[str, Any]) -> str:
     """The decision as a page a pull-request comment can embed: failures first."""
     champion = record["champion"]
@@ -218,7 +224,8 @@ def markdown(record: dict[str, Any]) -> str:
         "",
         f"Candidate `{record['candidate']['model_md5'][:12]}` against {against} "
         f"the current holdout ({record['holdout_rows']:,} rows; data `{record['data']['md5'][:12]}`"
-        f", months {', '.join(record['data']['months']) or 'unrecorded'}).",
+        f", months {', '.join(record['data']['months']) or 'unrecorded'}"
+        f"{_production(record['data'])}).",
         "",
         "| rule | value | limit | candidate | champion | result |",
         "|---|---:|---:|---:|---:|---|",

@@ -44,3 +44,19 @@ def actor() -> str:
             return os.environ[variable]
     result = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True)
     return result.stdout.strip() or "unknown"
+
+
+def new_branch(name: str) -> None:
+    """Create ``name`` at HEAD and switch to it."""
+    run("switch", "--create", name)
+
+
+def commit_paths(paths: list[str], message: str) -> str:
+    """Commit exactly ``paths`` (whatever else is staged stays out); returns the commit."""
+    run("add", "--", *paths)
+    run("commit", "--quiet", "--message", message, "--", *paths)
+    return commit()
+
+
+def push(branch: str, remote: str = "origin") -> None:
+    run("push", "--quiet", "--set-upstream", remote, branch)

@@ -10,6 +10,7 @@ import yaml
 from mlops import git, registry
 from mlops.config import params_sha256
 from mlops.errors import MlopsError
+from mlops.schema import PRODUCTION_TABLE
 
 METRICS_FILE = "reports/metrics.json"
 SLICES_FILE = "reports/slices.json"
@@ -34,7 +35,12 @@ def resolve(version: str | None, stage: str | None) -> str:
 def _data(commit: str, params: dict[str, Any]) -> dict[str, Any]:
     data_dvc = f"{params.get('data', {}).get('dir', 'data')}.dvc"
     outs = (yaml.safe_load(git.show(commit, data_dvc) or "{}") or {}).get("outs", [{}])
-    return {"md5": outs[0].get("md5"), "months": outs[0].get("meta", {}).get("months", [])}
+    meta = outs[0].get("meta", {})
+    return {
+        "md5": outs[0].get("md5"),
+        "months": meta.get("months", []),
+        "production": meta.get(PRODUCTION_TABLE, []),  # collected batches: log, period, labels
+    }
 
 
 def record(version: str) -> dict[str, Any]:

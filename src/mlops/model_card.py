@@ -55,6 +55,11 @@ def render(version: str) -> str:
         "",
         f"- Version `{facts['data']['md5']}` (data.dvc), "
         f"months {', '.join(facts['data']['months'])}",
+        *(
+            f"- {batch['rows']} labelled production rows from `{batch['log']}`, "
+            f"{batch['since'][:10]} to {batch['until'][:10]} ({batch['label_source']})"
+            for batch in facts["data"]["production"]
+        ),
         f"- Holdout: the last {params.get('split', {}).get('holdout_days')} days of that data",
         "",
         "## Performance on the holdout",

@@ -13,6 +13,14 @@ from pandera.errors import SchemaErrors
 
 from mlops.errors import MlopsError
 
+PRODUCTION_TABLE = "production"
+# Provenance of each production row: which request, which model, when it was scored.
+PROVENANCE = {
+    "request_id": {"dtype": "str"},
+    "row": {"dtype": "int64", "min": 0},
+    "model_version": {"dtype": "str"},
+    "served_at": {"dtype": "datetime"},
+}
 _DTYPES = {"int64": "int64", "float64": "float64", "str": "str", "datetime": "datetime64[ns, UTC]"}
 
 
@@ -61,6 +69,33 @@ def _column(name: str, spec: dict[str, Any]) -> pa.Column:
     return pa.Column(_DTYPES[spec["dtype"]], checks, nullable=spec.get("nullable", False))
 
 
+def production_columns(
+    contracts: dict[str, dict[str, Any]],
+    categorical: list[str],
+    numeric: list[str],
+    time_column: str,
+    label: str,
+) -> dict[str, dict[str, Any]]:
+    """The contract of collected, labelled rows: features as the tables' contract has them.
+
+    These rows enter at the feature level (the service saw features, not raw rows), so each
+    feature keeps its limits from the table it comes from; any may be missing, as after a join.
+    """
+    kept = {"min", "max", "isin", "regex"}
+
+    def feature(name: str, dtype: str) -> dict[str, Any]:
+        limits = {key: value for key, value in contracts.get(name, {}).items() if key in kept}
+        return {"dtype": dtype, "nullable": True, **limits}
+
+    return {
+        time_column: {"dtype": "datetime"},
+        **{name: feature(name, "str") for name in categorical},
+        **{name: feature(name, "float64") for name in numeric},
+        label: {"dtype": "int64", "min": 0, "max": 1},
+        **PROVENANCE,
+    }
+
+
 @dataclass(frozen=True)
 class DataSchema:
     """One pandera schema per table."""
@@ -68,19 +103,25 @@ class DataSchema:
     tables: dict[str, pa.DataFrameSchema]
 
     @classmethod
-    def load(cls, path: Path) -> DataSchema:
-        document = yaml.safe_load(path.read_text())
+    def load(cls, path: Path, production: dict[str, dict[str, Any]] | None = None) -> DataSchema:
+        """The tables of ``schema.yaml``, and the production table when its columns are given."""
+        tables = {
+            table: body["columns"]
+            for table, body in yaml.safe_load(path.read_text())["tables"].items()
+        }
+        if production is not None:
+            tables[PRODUCTION_TABLE] = production
         return cls(
             {
                 table: pa.DataFrameSchema(
-                    {name: _column(name, spec) for name, spec in body["columns"].items()},
+                    {name: _column(name, spec) for name, spec in columns.items()},
                     name=table,
                     coerce=True,
                     strict=True,
                     ordered=False,
                     unique_column_names=True,
                 )
-                for table, body in document["tables"].items()
+                for table, columns in tables.items()
             }
         )
 

@@ -13,8 +13,15 @@ import pandas as pd
 
 from mlops import quality
 from mlops.config import Params
+from mlops.features import LABEL
 from mlops.progress import track
-from mlops.schema import DataSchema, SchemaViolationError
+from mlops.schema import (
+    PRODUCTION_TABLE,
+    DataSchema,
+    SchemaViolationError,
+    column_contracts,
+    production_columns,
+)
 from mlops.tables import month_files, read_csv, write_json, write_parquet, write_text
 
 CLEAN_DIR = Path("build/clean")
@@ -56,13 +63,27 @@ def _checked_table(
     return clean.reset_index(drop=True), report
 
 
+def load_schema(params: Params, schema_file: Path) -> DataSchema:
+    """``schema.yaml``'s tables, and the production table derived from them and the features."""
+    production = production_columns(
+        column_contracts(schema_file),
+        params.features.categorical,
+        params.features.numeric,
+        params.data.time_column,
+        LABEL,
+    )
+    return DataSchema.load(schema_file, production)
+
+
 def run(params: Params, schema_file: Path) -> dict[str, Any]:
     """Validate all tables; on success write ``build/clean`` and the data-quality report."""
-    schema = DataSchema.load(schema_file)
+    schema = load_schema(params, schema_file)
     checked: dict[str, pd.DataFrame] = {}
     report: dict[str, Any] = {"tables": {}}
     for table in schema.tables:
         files = month_files(params.data.dir, table)
+        if not files and table == PRODUCTION_TABLE:
+            continue  # only data versions made by `mlops retrain-from-production` have it
         if not files:
             raise FileNotFoundError(
                 f"no files for table {table!r} under {params.data.dir}/{table}/"
