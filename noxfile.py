@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
+
+# Drift results are checked against Evidently's, in an environment of its own beside the session's
+# (its pins are not ours). evidently 0.7.23 does not import with pandas 3, hence the pin.
+EVIDENTLY = ("evidently==0.7.23", "pandas<3", "pyarrow")
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
+
+
+def _evidently_python(session: nox.Session) -> str:
+    """The Python of the Evidently environment beside the session's (made once, then reused)."""
+    location = Path(f"{session.virtualenv.location}-evidently")
+    if not (location / "bin" / "python").exists():
+        session.run("python", "-m", "venv", str(location))
+    session.run(str(location / "bin" / "pip"), "install", "--quiet", *EVIDENTLY, external=True)
+    return str(location / "bin" / "python")
 
 
 @nox.session
@@ -21,7 +36,9 @@ def pipeline(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite, slow end-to-end tests included."""
     session.install("-e", ".[example-data,test]")
-    session.run("pytest", *session.posargs)
+    session.run(
+        "pytest", *session.posargs, env={"MLOPS_EVIDENTLY_PYTHON": _evidently_python(session)}
+    )
 
 
 @nox.session
@@ -67,5 +84,20 @@ def benchmark_serving(session: nox.Session) -> None:
         "benchmarks/serving.py",
         "--mlflow-python",
         f"{mlflow}/bin/python",
+        *session.posargs,
+    )
+
+
+@nox.session(name="benchmark-drift")
+def benchmark_drift(session: nox.Session) -> None:
+    """Drift monitoring vs Evidently's DataDriftPreset, and a 10-million-row log (a table)."""
+    session.install("-e", ".[example-data]")
+    session.run("mlops", "data", "pull")
+    session.run("dvc", "repro")  # the model, its reference profile and its training part
+    session.run(
+        "python",
+        "benchmarks/drift.py",
+        "--evidently-python",
+        _evidently_python(session),
         *session.posargs,
     )
