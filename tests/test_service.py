@@ -231,3 +231,20 @@ def test_schemathesis_finds_no_server_error(server: Server) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_null_is_accepted_exactly_where_training_had_missing_values(
+    server: Server, rows: list[dict[str, Any]], trained_project: Path
+) -> None:
+    profile = artifact.reference(trained_project / "model")["features"]
+    sometimes_missing = next(name for name, doc in profile.items() if doc["missing"])
+    never_missing = next(name for name, doc in profile.items() if not doc["missing"])
+    accepted = httpx.post(
+        f"{server.url}/predict", json={"records": [_with(rows[0], **{sometimes_missing: None})]}
+    )
+    assert accepted.status_code == 200, accepted.text
+    refused = httpx.post(
+        f"{server.url}/predict", json={"records": [_with(rows[0], **{never_missing: None})]}
+    )
+    assert refused.status_code == 422
+    assert never_missing in refused.text

@@ -30,6 +30,12 @@ app.add_typer(data_app, name="data")
 app.add_typer(registry_app, name="registry")
 monitor_app = typer.Typer(help="Drift, data quality and live performance.", no_args_is_help=True)
 app.add_typer(monitor_app, name="monitor")
+report_app = typer.Typer(help="Reports for pull requests and issues.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+github_app = typer.Typer(help="GitHub, the workflows' edge: approvals.", no_args_is_help=True)
+app.add_typer(github_app, name="github")
+deploy_app = typer.Typer(help="Deployment: overlays and smoke tests.", no_args_is_help=True)
+app.add_typer(deploy_app, name="deploy")
 console = Console()
 errors = Console(stderr=True)
 
@@ -74,6 +80,20 @@ def _print_table(title: str, values: dict[str, Any]) -> None:
     for name, value in values.items():
         table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
     console.print(table)
+
+
+@app.command("pipeline")
+@_reports_failures
+def pipeline_command(
+    force: Annotated[bool, typer.Option(help="Re-run every stage (dvc repro --force).")] = False,
+    params: ParamsOption = PARAMS_FILE,
+) -> None:
+    """The main job: the data version in place, `dvc repro`, then the metrics table."""
+    from mlops import datastore, dvc
+
+    console.print(f"data: {datastore.ensure(load_params(params))}")
+    dvc.stream("repro", *(["--force"] if force else []))
+    metrics_command()
 
 
 @data_app.command("pull")
@@ -265,6 +285,9 @@ def retrain_from_production_command(
         str | None, typer.Option(help="Branch to commit on (default: retrain/production-...).")
     ] = None,
     push: Annotated[bool, typer.Option(help="dvc push the data, git push the branch.")] = False,
+    commit: Annotated[
+        bool, typer.Option(help="Commit on a new branch (--no-commit: leave it to `cml pr`).")
+    ] = True,
     params: ParamsOption = PARAMS_FILE,
 ) -> None:
     """Labelled production rows of a period become a new data version on a new branch."""
@@ -278,6 +301,7 @@ def retrain_from_production_command(
         SCHEMA_FILE,
         branch,
         push,
+        commit,
     )
     console.print_json(json.dumps(result))
 
@@ -332,6 +356,136 @@ def monitor_drift_command(
         raise typer.Exit(DATA_QUALITY_EXIT)
 
 
+@monitor_app.command("notify")
+@_reports_failures
+def monitor_notify_command(
+    report_dir: Annotated[Path, typer.Argument(help="The --out folder of monitor drift.")] = Path(
+        "build/monitoring"
+    ),
+    run_url: Annotated[str, typer.Option(help="The workflow run, linked from the issue.")] = "",
+    params: ParamsOption = PARAMS_FILE,
+) -> None:
+    """On drift or bad data open or update one issue; on drift also dispatch retraining."""
+    from mlops import ci, gitops
+
+    result = gitops.notify(report_dir, load_params(params).gitops, run_url)
+    ci.set_outputs(status=result["status"])
+    console.print_json(json.dumps(result))
+
+
+@app.command("retrain-plan")
+@_reports_failures
+def retrain_plan_command(params: ParamsOption = PARAMS_FILE) -> None:
+    """After retraining: report, propose or merge (params gitops.retrain and the gate record)."""
+    from mlops import ci, gitops, registry
+
+    record = json.loads(Path(registry.GATE_RECORD).read_text())
+    plan = gitops.retrain_plan(load_params(params).gitops, record)
+    ci.set_outputs(action=plan["action"])
+    console.print_json(json.dumps(plan))
+
+
+@report_app.command("fork-notice")
+@_reports_failures
+def report_fork_notice_command(
+    number: Annotated[int, typer.Option(help="The pull request's number.")],
+    out: Annotated[Path, typer.Option(help="Folder for report.md and pr.json.")] = Path(
+        "build/pr-report"
+    ),
+) -> None:
+    """The comment for a fork's pull request: why no model report, and how to get one."""
+    from mlops import pr_report
+
+    console.print(str(pr_report.fork_notice(number, out)))
+
+
+@github_app.command("fork-notice")
+@_reports_failures
+def github_fork_notice_command(
+    report: Annotated[Path, typer.Argument(help="Folder with the fork job's pr.json.")],
+    head_sha: Annotated[str, typer.Option(help="The head commit the fork's run tested.")],
+) -> None:
+    """Post the fork notice on the pull request pr.json names, if its head is that commit.
+
+    The artifact comes from a fork's run: only its number is used, and checked; the text is
+    this branch's own.
+    """
+    from mlops import github, pr_report
+
+    number = int(json.loads((report / "pr.json").read_text())["number"])
+    github.comment_on_pull_request(number, head_sha, pr_report.FORK_NOTICE)
+    console.print(f"commented on #{number}")
+
+
+@github_app.command("approver")
+@_reports_failures
+def github_approver_command(
+    run_id: Annotated[str, typer.Option(help="The workflow run (github.run_id).")],
+    environment: Annotated[str, typer.Option(help="The environment approved.")] = "production",
+) -> None:
+    """Who approved the environment in this run: recorded as the promotion's actor."""
+    from mlops import ci, github
+
+    login = github.approver(run_id, environment)
+    ci.set_outputs(approver=login)
+    console.print(login)
+
+
+@deploy_app.command("pin")
+@_reports_failures
+def deploy_pin_command(
+    overlay: Annotated[str, typer.Argument(help="staging or production.")],
+    version: Annotated[str, typer.Option(help="The registered model version.")],
+    image_tag: Annotated[str, typer.Option(help="The image tag to run.")],
+    model: Annotated[Path, typer.Option(help="The model folder (its sha256).")] = Path("model"),
+    commit: Annotated[bool, typer.Option(help="Commit the overlay change.")] = False,
+    push: Annotated[bool, typer.Option(help="Push the commit to origin.")] = False,
+) -> None:
+    """Point an overlay at a model version and image: a GitOps commit deploys it."""
+    from mlops import artifact, deploy, git, servable
+
+    model_file = model / artifact.MODEL_FILE
+    sha256 = servable.sha256(model_file) if model_file.exists() else None
+    folder = deploy.pin(overlay, version, image_tag, sha256)
+    if commit or push:
+        git.commit_paths([str(folder)], f"Deploy {version} to {overlay} (image {image_tag})")
+    if push:
+        git.push(git.current_branch())
+    console.print(str(folder))
+
+
+@deploy_app.command("smoke-test")
+@_reports_failures
+def deploy_smoke_test_command(
+    url: Annotated[str, typer.Argument(help="The service's base URL.")],
+    model: Annotated[Path, typer.Option(help="The model folder (a typical row).")] = Path("model"),
+) -> None:
+    """Health and one real prediction against a deployed service (token: $MLOPS_API_TOKEN)."""
+    import os
+
+    from mlops import artifact, smoke
+
+    token = os.environ.get("MLOPS_API_TOKEN")
+    console.print_json(json.dumps(smoke.run(url, artifact.reference(model), token)))
+
+
+@report_app.command("pr")
+@_reports_failures
+def report_pr_command(
+    base: Annotated[str, typer.Option(help="The pull request's base revision, e.g. origin/main.")],
+    out: Annotated[Path, typer.Option(help="Folder for report.md and plots/.")] = Path(
+        "build/pr-report"
+    ),
+    images: Annotated[
+        bool, typer.Option(help="Embed the PNG plots (only if CML may publish images).")
+    ] = False,
+) -> None:
+    """The pull-request comment: gate verdict, metrics, params, slices, data quality, plots."""
+    from mlops import pr_report
+
+    console.print(str(pr_report.write(base, out, images)))
+
+
 @app.command("metrics")
 @_reports_failures
 def metrics_command() -> None:
@@ -375,9 +529,10 @@ def registry_register(
     push: PushOption = False,
 ) -> None:
     """Register the committed model (needs a promote gate record) and put it in the first stage."""
-    from mlops import registry
+    from mlops import ci, registry
 
     created = registry.register(_actor(actor), reason, ref, version, push)
+    ci.set_outputs(version=created)
     console.print(f"registered {registry.tag(created)}")
 
 
@@ -410,6 +565,29 @@ def registry_rollback(
 
     left, restored = registry.rollback(_actor(actor), reason, stage, push)
     console.print(f"rolled back {stage or registry.production_stage()}: {left} -> {restored}")
+
+
+@registry_app.command("fetch")
+@_reports_failures
+def registry_fetch(
+    version: Annotated[str | None, typer.Argument(help="vX.Y.Z")] = None,
+    stage: Annotated[str | None, typer.Option(help="The version holding this stage.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder to write the model folder into.")] = Path(
+        "build/registry"
+    ),
+) -> None:
+    """Write a registered model folder (and its holdout metrics) from the cache or the remote."""
+    import shutil
+
+    from mlops import ci, lineage, registry
+    from mlops.tables import write_json
+
+    chosen = lineage.resolve(version, stage)
+    shutil.rmtree(out / chosen, ignore_errors=True)  # a build folder: always the fetched bytes
+    folder = registry.fetch(chosen, out)
+    write_json(folder.with_name(f"{chosen}.metrics.json"), lineage.record(chosen)["metrics"])
+    ci.set_outputs(version=chosen, model=str(folder))
+    console.print(str(folder))
 
 
 @registry_app.command("show")

@@ -155,6 +155,13 @@ class MonitorParams(_Section):
     retrain: RetrainRuleParams = RetrainRuleParams()
 
 
+class GitOpsParams(_Section):
+    # How far retraining goes on its own: alert (report only), propose (open a pull request),
+    # auto (merge it when the gate passes; for low-risk uses).
+    retrain: Literal["alert", "propose", "auto"] = "propose"
+    issue_label: str = "model-monitoring"
+
+
 class Params(_Section):
     data: DataParams
     validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
@@ -166,6 +173,7 @@ class Params(_Section):
     gate: GateParams = GateParams()
     model_card: ModelCardParams = ModelCardParams()
     monitor: MonitorParams = MonitorParams()
+    gitops: GitOpsParams = GitOpsParams()
 
 
 def params_sha256(document: dict[str, Any]) -> str:

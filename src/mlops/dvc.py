@@ -27,6 +27,12 @@ def run(
     return result
 
 
+def stream(*args: str) -> None:
+    """Run ``dvc ARGS`` with its output on this terminal (long work shows DVC's progress)."""
+    if subprocess.run([sys.executable, "-m", "dvc", *args], check=False).returncode != 0:
+        raise DvcError(f"dvc {' '.join(args)} failed (its output is above)")
+
+
 def tracked_output(dvc_file: Path) -> dict:
     """The single output recorded in a ``.dvc`` file (``md5``, ``path``, ``meta``, ...)."""
     outs = yaml.safe_load(dvc_file.read_text()).get("outs", [])

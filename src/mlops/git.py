@@ -58,5 +58,9 @@ def commit_paths(paths: list[str], message: str) -> str:
     return commit()
 
 
+def current_branch() -> str:
+    return run("branch", "--show-current").strip()
+
+
 def push(branch: str, remote: str = "origin") -> None:
     run("push", "--quiet", "--set-upstream", remote, branch)

@@ -17,23 +17,28 @@ from mlops.schema import column_contracts
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
-def _field(spec: dict[str, Any], categorical: bool) -> tuple[Any, Any]:
+def _field(spec: dict[str, Any], categorical: bool, nullable: bool) -> tuple[Any, Any]:
     if categorical:
         kind: Any = Literal[tuple(str(value) for value in spec["isin"])] if "isin" in spec else str
         field = Field(pattern=spec.get("regex"))
     else:
         kind = float
         field = Field(ge=spec.get("min"), le=spec.get("max"))
-    if spec.get("nullable", False):
+    if nullable or spec.get("nullable", False):
         kind = kind | None
     return Annotated[kind, field], ...
 
 
-def row_model(features: dict[str, list[str]], schema_file: Path | None) -> type[BaseModel]:
-    """One input row: every feature required (``null`` where the contract allows missing)."""
+def row_model(
+    features: dict[str, list[str]],
+    schema_file: Path | None,
+    nullable: frozenset[str] = frozenset(),
+) -> type[BaseModel]:
+    """One input row: every feature required; ``null`` where the contract allows missing values
+    or where training rows had them (``nullable``)."""
     contract = column_contracts(schema_file)
     fields = {
-        name: _field(contract.get(name, {}), categorical)
+        name: _field(contract.get(name, {}), categorical, name in nullable)
         for categorical, names in ((True, features["categorical"]), (False, features["numeric"]))
         for name in names
     }

@@ -61,8 +61,13 @@ def run(
     schema_file: Path,
     branch: str | None = None,
     push: bool = False,
+    commit: bool = True,
 ) -> dict[str, Any]:
-    """Add the period's labelled rows as a data version on a new branch; returns a summary."""
+    """Add the period's labelled rows as a data version on a new branch; returns a summary.
+
+    Without ``commit`` the version is only recorded in the workspace (``dvc add``): a workflow
+    then commits it with the retrained model in one pull request.
+    """
     rows, counts = labelled_rows(url, since, until, params)
     _check(rows, params, schema_file)
     branch = branch or f"retrain/production-{since:%Y%m%d}-{until:%Y%m%d}"
@@ -75,12 +80,17 @@ def run(
         "model_versions": rows["model_version"].value_counts().sort_index().to_dict(),
         "added": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    git.new_branch(branch)
+    if commit:
+        git.new_branch(branch)
     md5 = datastore.add_production(params, rows, provenance)
     data_file = str(datastore.dvc_file(params))
-    message = f"Data: {len(rows)} labelled production rows, {since:%Y-%m-%d} to {until:%Y-%m-%d}"
-    commit = git.commit_paths([data_file], message)
     if push:
         dvc.run("push", "--quiet", data_file)
+    summary = {"data_md5": md5, **provenance, "join": counts}
+    if not commit:
+        return summary
+    message = f"Data: {len(rows)} labelled production rows, {since:%Y-%m-%d} to {until:%Y-%m-%d}"
+    summary |= {"branch": branch, "commit": git.commit_paths([data_file], message)}
+    if push:
         git.push(branch)
-    return {"branch": branch, "commit": commit, "data_md5": md5, **provenance, "join": counts}
+    return summary

@@ -93,6 +93,9 @@ class ServedModel:
     artifact: ModelArtifact
     fast: fastpath.FastScorer | None
     parity: float | None  # largest |difference| the fast path showed against the pipeline
+    # Features that were missing in some training rows (a lookup found nothing, say): requests
+    # may leave them null too, whatever the raw table's contract says.
+    missing_in_training: frozenset[str] = frozenset()
 
     @property
     def features(self) -> dict[str, list[str]]:
@@ -128,6 +131,7 @@ def load(
         )
     loaded = artifact.load(location.folder)
     fast, difference = _fast_path(loaded, location.folder, parity_data)
+    profile = artifact.reference(location.folder)["features"]
     return ServedModel(
         name=location.name,
         version=location.version or digest[:12],
@@ -135,6 +139,7 @@ def load(
         artifact=loaded,
         fast=fast,
         parity=difference,
+        missing_in_training=frozenset(name for name, doc in profile.items() if doc["missing"]),
     )
 
 

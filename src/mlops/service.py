@@ -76,7 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     first = holder["model"]
     metrics.serving(first.name, first.version, first.sha256, first.fast is not None)
-    row_model = payload.row_model(first.features, settings.schema_file)
+    row_model = payload.row_model(first.features, settings.schema_file, first.missing_in_training)
     predict_request = payload.predict_request(row_model, settings.max_rows)
     reloading = asyncio.Lock()
 

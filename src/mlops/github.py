@@ -1,0 +1,95 @@
+"""The one adapter to GitHub's REST API: issues, repository dispatches, deployment approvals.
+
+Everything it needs comes from the environment a workflow step has: ``GITHUB_TOKEN``,
+``GITHUB_REPOSITORY`` and ``GITHUB_API_URL`` (a GitHub Enterprise server, or a local stand-in in
+tests). It never prints the token. Swap this module to reach another forge.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from typing import Any
+
+from mlops.errors import MlopsError
+
+API_URL = "https://api.github.com"
+TIMEOUT_S = 30
+
+
+class GitHubError(MlopsError):
+    """GitHub refused a call, or the environment lacks what a call needs."""
+
+
+def _environment(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise GitHubError(f"${name} is not set (a workflow step has it)")
+    return value
+
+
+def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """One REST call on the current repository (``path`` after ``/repos/OWNER/NAME``)."""
+    base = os.environ.get("GITHUB_API_URL", API_URL).rstrip("/")
+    url = f"{base}/repos/{_environment('GITHUB_REPOSITORY')}{path}"
+    request = urllib.request.Request(
+        url,
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+        headers={
+            "Accept": "application/vnd.github+json",
+            "Authorization": f"Bearer {_environment('GITHUB_TOKEN')}",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "Content-Type": "application/json",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            text = response.read().decode()
+    except OSError as error:  # HTTPError and URLError; the message never holds the token
+        raise GitHubError(f"GitHub refused {method} {path}: {error}") from None
+    return json.loads(text) if text else None
+
+
+def upsert_issue(title: str, body: str, label: str) -> dict[str, Any]:
+    """Open an issue, or comment on the open one with the same label and title (one per topic)."""
+    open_issues = call("GET", f"/issues?state=open&labels={label}&per_page=100") or []
+    existing = next((issue for issue in open_issues if issue["title"] == title), None)
+    if existing is None:
+        issue = call("POST", "/issues", {"title": title, "body": body, "labels": [label]})
+        return {"issue": issue["number"], "action": "opened"}
+    comment(existing["number"], body)
+    return {"issue": existing["number"], "action": "commented"}
+
+
+def comment(number: int, body: str) -> None:
+    """Comment on an issue or pull request."""
+    call("POST", f"/issues/{number}/comments", {"body": body})
+
+
+def comment_on_pull_request(number: int, head_sha: str, body: str) -> None:
+    """Comment on pull request ``number`` only if its head is ``head_sha`` (no stray targets)."""
+    pull = call("GET", f"/pulls/{number}")
+    if pull["head"]["sha"] != head_sha:
+        raise GitHubError(f"pull request #{number} is not at {head_sha}: no comment")
+    comment(number, body)
+
+
+def dispatch(event_type: str, payload: dict[str, Any]) -> None:
+    """Start the workflows listening for ``repository_dispatch`` of ``event_type``."""
+    call("POST", "/dispatches", {"event_type": event_type, "client_payload": payload})
+
+
+def approver(run_id: str, environment: str) -> str:
+    """Who approved ``environment`` in workflow run ``run_id`` (the last approval counts)."""
+    reviews = call("GET", f"/actions/runs/{run_id}/approvals") or []
+    approved = [
+        review["user"]["login"]
+        for review in reviews
+        if review.get("state") == "approved"
+        and any(env.get("name") == environment for env in review.get("environments", []))
+    ]
+    if not approved:
+        raise GitHubError(f"nobody approved {environment!r} in run {run_id}")
+    return approved[-1]

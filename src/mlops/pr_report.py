@@ -1,0 +1,172 @@
+"""``mlops report pr``: the pull-request comment, built as a file here so it can be tested.
+
+Against the pull request's base revision: the gate verdict with its reasons, metrics and params
+diffs (``dvc metrics diff``, ``dvc params diff``), the slice table, the data-quality summary and
+the model profile. ``dvc plots diff`` renders the plots beside it, for the run's artifacts; the
+comment embeds the PNGs only when the team lets CML publish images (``--images``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from mlops import dvc, git
+from mlops.evaluate import METRICS_JSON, SLICES_JSON
+from mlops.gate import GATE_MD
+from mlops.latency import PROFILE_JSON
+from mlops.tables import write_text
+from mlops.validate import QUALITY_JSON, QUALITY_MD
+
+SLICE_METRIC = "roc_auc"
+PNG_DIR = Path("reports/plots")
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:,.4f}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def _change(entry: dict[str, Any]) -> str:
+    diff = entry.get("diff")
+    if not isinstance(diff, int | float) or diff == 0:
+        return ""
+    return f"{diff:+.4f}" if abs(diff) < 1000 else f"{diff:+,.0f}"
+
+
+def metrics_table(diff: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """The holdout metrics and the model profile, base against this revision."""
+    rows = ["| file | metric | base | this | change |", "|---|---|---:|---:|---:|"]
+    for file in (METRICS_JSON, PROFILE_JSON):
+        for name, entry in sorted(diff.get(str(file), {}).items()):
+            rows.append(
+                f"| {file.stem} | {name} | {_value(entry.get('old'))} | "
+                f"{_value(entry.get('new'))} | {_change(entry)} |"
+            )
+    return rows
+
+
+def params_table(diff: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    changed = [
+        (name, entry) for changes in diff.values() for name, entry in sorted(changes.items())
+    ]
+    if not changed:
+        return ["No parameter changed."]
+    rows = ["| param | base | this |", "|---|---|---|"]
+    rows += [
+        f"| {name} | {_value(entry.get('old'))} | {_value(entry.get('new'))} |"
+        for name, entry in changed
+    ]
+    return rows
+
+
+def slices_table(base: dict[str, Any] | None, current: dict[str, Any]) -> list[str]:
+    """Each slice's primary metric and rows, so a regression hidden by the average shows."""
+    rows = [
+        f"| slice | rows | base {SLICE_METRIC} | this {SLICE_METRIC} | change |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for column, values in sorted(current.items()):
+        for value, metrics in sorted(values.items()):
+            old = ((base or {}).get(column, {}).get(value) or {}).get(SLICE_METRIC)
+            new = metrics.get(SLICE_METRIC)
+            moved = old is not None and new is not None and new != old
+            change = f"{new - old:+.4f}" if moved else ""
+            rows.append(
+                f"| {column}={value} | {metrics.get('rows')} | {_value(old)} | "
+                f"{_value(new)} | {change} |"
+            )
+    return rows
+
+
+def quality_summary(report: dict[str, Any]) -> list[str]:
+    rows = ["| table | rows in | duplicates removed | rows out |", "|---|---:|---:|---:|"]
+    rows += [
+        f"| {table} | {t['rows_in']:,} | {t['duplicates_removed']:,} | {t['rows_out']:,} |"
+        for table, t in sorted(report["tables"].items())
+    ]
+    return rows
+
+
+def _details(title: str, body: str) -> list[str]:
+    return [f"<details><summary>{title}</summary>", "", body.strip(), "", "</details>"]
+
+
+def build(base: str, images: bool = False) -> str:
+    """The markdown comment comparing the workspace with ``base``."""
+    metrics = json.loads(dvc.run("metrics", "diff", base, "--all", "--json").stdout or "{}")
+    params = json.loads(dvc.run("params", "diff", base, "--json").stdout or "{}")
+    base_slices = git.show(base, str(SLICES_JSON))
+    lines = [
+        f"# Model report: `{git.commit()[:8]}` against `{base}`",
+        "",
+        GATE_MD.read_text().strip() if GATE_MD.exists() else "No gate record (`mlops gate`).",
+        "",
+        "## Metrics and model profile",
+        "",
+        *metrics_table(metrics),
+        "",
+        "## Parameters",
+        "",
+        *params_table(params),
+        "",
+        "## Slices",
+        "",
+        *slices_table(
+            json.loads(base_slices) if base_slices else None,
+            json.loads(SLICES_JSON.read_text()),
+        ),
+        "",
+        "## Data quality",
+        "",
+        *quality_summary(json.loads(QUALITY_JSON.read_text())),
+        "",
+        *_details("Missing values and outliers", QUALITY_MD.read_text()),
+        "",
+        "## Plots",
+        "",
+        "ROC, precision-recall, calibration and confusion against the base: `dvc plots diff`, "
+        "in this run's artifacts (`plots/index.html`).",
+    ]
+    if images:
+        lines += [
+            "",
+            *(f"![{png.stem}](plots/{png.name})" for png in sorted(PNG_DIR.glob("*.png"))),
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def write(base: str, out: Path, images: bool = False) -> Path:
+    """``out/report.md`` and ``out/plots/`` (``dvc plots diff`` HTML and the PNG figures)."""
+    plots = out / "plots"
+    plots.mkdir(parents=True, exist_ok=True)
+    dvc.run("plots", "diff", base, "--out", str(plots))
+    for png in PNG_DIR.glob("*.png"):
+        shutil.copy2(png, plots / png.name)
+    report = out / "report.md"
+    write_text(report, build(base, images))
+    return report
+
+
+FORK_NOTICE = """# Model report: not run for this pull request
+
+This pull request comes from a fork. GitHub gives a fork's pull request no secrets, so the
+workflow cannot pull the data from the DVC remote, retrain, or compare with production. Nothing
+failed: lint and tests ran as usual (workflow `ci`).
+
+To get the model report, a maintainer can push this branch to the repository and open the pull
+request from there, or run `mlops pipeline`, `mlops gate` and `mlops report pr --base origin/main`
+locally and attach `build/pr-report/report.md`.
+"""
+
+
+def fork_notice(number: int, out: Path) -> Path:
+    """``out/report.md`` (the notice) and ``out/pr.json`` (where to post it)."""
+    write_text(out / "report.md", FORK_NOTICE)
+    write_text(out / "pr.json", json.dumps({"number": number}) + "\n")
+    return out / "report.md"

@@ -1,0 +1,59 @@
+"""``mlops smoke-test``: a deployed service answers health, metadata and one real prediction.
+
+The row is the model's typical input (most common category, median number) from its reference
+profile, so it passes the service's validation without any data files.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any
+
+import numpy as np
+
+from mlops.distribution import CATEGORICAL, Distribution
+from mlops.errors import MlopsError
+
+TIMEOUT_S = 30
+
+
+def typical_row(profile: dict[str, Any]) -> dict[str, Any]:
+    """One input row: each feature's most common category or median value."""
+    row: dict[str, Any] = {}
+    for name, document in profile["features"].items():
+        column = Distribution.from_json(document)
+        if not column.present:
+            row[name] = None
+        elif column.kind == CATEGORICAL:
+            row[name] = str(column.values[np.argmax(column.counts)])
+        else:
+            middle = np.searchsorted(np.cumsum(column.counts), column.present / 2)
+            row[name] = float(column.values[middle])
+    return row
+
+
+def _request(url: str, token: str | None, body: dict[str, Any] | None = None) -> Any:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(
+        url, data=None if body is None else json.dumps(body).encode(), headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
+            return json.loads(response.read())
+    except OSError as error:
+        raise MlopsError(f"smoke test: {url} failed: {error}") from None
+
+
+def run(base_url: str, profile: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+    """Health, then one prediction; returns what the service answered."""
+    base = base_url.rstrip("/")
+    if not _request(f"{base}/v2/health/ready", token).get("ready"):
+        raise MlopsError(f"smoke test: {base} is not ready")
+    answer = _request(f"{base}/predict", token, {"records": [typical_row(profile)]})
+    [prediction] = answer["predictions"]
+    if not 0.0 <= prediction["probability"] <= 1.0:
+        raise MlopsError(f"smoke test: probability {prediction['probability']} is not in [0, 1]")
+    return {"url": base, "model_version": answer["model_version"], **prediction}

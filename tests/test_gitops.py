@@ -1,0 +1,221 @@
+"""A GitOps rehearsal: the workflows' own steps, run from their YAML in a clone with a bare local
+origin and a local DVC remote, GitHub replaced by a loopback stand-in, the services real.
+
+One team's story, in order: a pull request that changes params (report + gate verdict), its
+merge (register → staging → approval → prod), a data push (retrain → pull request), and drift
+in production traffic (monitor → issue + dispatch → retraining on the production rows).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from mlops import gitops, replay
+from mlops.config import GitOpsParams, Params
+from mlops.rehearsal import JobResult, run_job
+from tests.conftest import clone_project, run, set_params
+from tests.fake_github import REPOSITORY, FakeGitHub, fake_github
+from tests.monitoring import featurized_months
+from tests.serving import Server
+
+pytestmark = pytest.mark.slow
+WORKFLOWS = Path(".github/workflows")
+
+
+@dataclass
+class Team:
+    repo: Path
+    origin: Path
+    github: FakeGitHub
+
+    def job(self, workflow: str, job: str, event: str, **context: Any) -> JobResult:
+        github = {
+            "event_name": event,
+            "repository": REPOSITORY,
+            "server_url": "https://github.example",
+            "run_id": "4242",
+            "sha": run("git", "rev-parse", "HEAD", cwd=self.repo).stdout.strip(),
+            "actor": "dev",
+            **context.pop("github", {}),
+        }
+        result = run_job(
+            self.repo / WORKFLOWS / f"{workflow}.yml",
+            job,
+            self.repo,
+            {"github": github, "secrets": {"GITHUB_TOKEN": "test-token"}, "vars": {}, **context},
+            self.github.env(),
+        )
+        failures = [s for s in result.steps if s.kind == "run" and s.returncode]
+        print(*(f"{s.name}: {s.command}\n{s.output}" for s in failures), sep="\n")
+        return result
+
+    def git(self, *args: str) -> str:
+        return run("git", *args, cwd=self.repo).stdout
+
+
+@pytest.fixture(scope="module")
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
+    root = tmp_path_factory.mktemp("gitops")
+    origin = root / "origin.git"
+    run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
+    repo = clone_project(root / "repo")
+    run("git", "remote", "set-url", "origin", str(origin), cwd=repo)
+    run("mlops", "data", "create", "--every", "25", cwd=repo)
+    set_params(
+        repo,
+        {
+            # A sample this small: fewer boosting rounds, and a retrained model may trail the
+            # champion a little (the rehearsal is about the path, not the model).
+            "train.hist_gradient_boosting.max_iter": 60,
+            "train.hist_gradient_boosting.learning_rate": 0.05,
+            "gate.min_improvement": -0.05,
+        },
+    )
+    run("git", "commit", "--quiet", "-am", "sample data, small-sample params", cwd=repo)
+    run("git", "push", "--quiet", "origin", "main", cwd=repo)
+    run("dvc", "push", "--quiet", cwd=repo)
+    with fake_github() as github:
+        yield Team(repo, origin, github)
+
+
+def test_1_a_pull_request_that_changes_params_gets_a_report_and_a_verdict(team: Team) -> None:
+    team.git("switch", "--quiet", "-c", "tune-learning-rate")
+    set_params(team.repo, {"train.hist_gradient_boosting.learning_rate": 0.06})
+    team.git("commit", "--quiet", "-am", "learning rate 0.06")
+    own = {"pull_request": {"head": {"repo": {"full_name": REPOSITORY}}, "number": 7}}
+    result = team.job(
+        "model-pr", "report", "pull_request", github={"event": own, "base_ref": "main"}
+    )
+    assert result.succeeded
+    assert result.step("gate").returncode == 0  # no model in production yet: floors only
+    report = (team.repo / "build/pr-report/report.md").read_text()
+    assert "## Model gate: ✅ promote" in report
+    assert "| train.hist_gradient_boosting.learning_rate | 0.0500 | 0.0600 |" in report
+    assert "## Slices" in report
+    [comment] = [edge for edge in result.edges if edge.startswith("cml comment update")]
+    assert "build/pr-report/report.md" in comment
+
+    fork = {"pull_request": {"head": {"repo": {"full_name": "someone/fork"}}, "number": 8}}
+    assert not team.job("model-pr", "report", "pull_request", github={"event": fork}).ran
+    notice = team.job("model-pr", "fork", "pull_request", github={"event": fork})
+    assert json.loads((team.repo / "build/pr-report/pr.json").read_text()) == {"number": 8}
+    assert notice.succeeded
+
+    # The pull request carries its pipeline outputs; a reviewer merges it.
+    team.git("add", "--all")
+    team.git("commit", "--quiet", "-m", "model with learning rate 0.06")
+    team.git("switch", "--quiet", "main")
+    team.git("merge", "--quiet", "--no-ff", "-m", "Merge tune-learning-rate", "tune-learning-rate")
+    team.git("push", "--quiet", "origin", "main")
+    run("dvc", "push", "--quiet", cwd=team.repo)
+
+
+def test_2_a_merge_registers_deploys_to_staging_and_waits_for_approval(team: Team) -> None:
+    register = team.job("release", "register", "push")
+    assert register.succeeded
+    version = register.outputs["version"]
+    assert version == "v1.0.0"
+    needs = {"register": {"outputs": {"version": version}}}
+    image = team.job("release", "image", "push", needs=needs)
+    assert image.succeeded
+    pushed = [edge for edge in image.edges if edge.startswith("docker/build-push-action")]
+    assert pushed  # the image build is the edge: no container engine here
+    model = team.repo / "build/registry" / version
+    server = Server(team.repo, "--model", str(model))
+    try:
+        server.wait_ready()
+        urls = {"STAGING_URL": server.url, "PRODUCTION_URL": server.url}
+        staging = team.job("release", "staging", "push", needs=needs, vars=urls)
+        assert staging.succeeded
+        assert staging.step("smoke").returncode == 0  # against the service, over HTTP
+        team.github.approvals = [
+            {
+                "state": "approved",
+                "user": {"login": "alice"},
+                "environments": [{"name": "production"}],
+            }
+        ]
+        production = team.job("release", "production", "push", needs=needs, vars=urls)
+    finally:
+        server.stop()
+    assert production.succeeded
+    assert production.step("approval").outputs == {"approver": "alice"}
+    team.git("fetch", "--quiet", "--tags", "origin")
+    tags = team.git("ls-remote", "--tags", "origin").split()
+    assert any(tag.endswith(f"model@{version}") for tag in tags)
+    facts = json.loads(run("mlops", "lineage", "--stage", "prod", "--json", cwd=team.repo).stdout)
+    assert [stage["stage"] for stage in facts["stages"]] == ["dev", "staging", "prod"]
+    assert facts["stages"][-1]["actor"] == "alice"
+    overlay = team.git("show", "origin/main:deploy/k8s/overlays/production/model-version.yaml")
+    assert f"subPath: {version}" in overlay
+    assert yaml.safe_load(overlay)  # still one valid document, comments kept above it
+    assert overlay.startswith("# The model this environment serves")
+
+
+def test_3_a_data_push_retrains_and_proposes_a_pull_request(team: Team) -> None:
+    team.git("pull", "--quiet", "origin", "main")
+    months = ["2013-01", "2013-02", "2013-03", "2013-04", "2013-05", "2013-06", "2013-07"]
+    run(
+        "mlops", "data", "create", *(f"--month={m}" for m in months), "--every", "25", cwd=team.repo
+    )
+    team.git("commit", "--quiet", "-m", "July's flights", "data.dvc")
+    team.git("push", "--quiet", "origin", "main")
+    run("dvc", "push", "--quiet", cwd=team.repo)
+    result = team.job("retrain", "retrain", "push")
+    assert result.succeeded
+    assert result.step("production-rows").kind == "skipped"  # a data push, not drift
+    gate = json.loads((team.repo / "reports/gate.json").read_text())
+    assert gate["champion"]["version"] == "v1.0.0"
+    assert result.step("plan").outputs == {"action": "propose"}
+    [proposal] = [edge for edge in result.edges if edge.startswith("cml pr create")]
+    assert proposal.endswith("data.dvc dvc.lock reports")
+    assert "dvc.lock" in team.git("status", "--porcelain")  # what the pull request carries
+    team.git("checkout", "--quiet", "--", ".")
+
+
+def test_4_drift_in_production_opens_an_issue_and_retrains_on_production_rows(
+    team: Team, params: Params, tmp_path: Path
+) -> None:
+    summer = featurized_months(tmp_path / "summer", params, ["2013-07", "2013-08"], every=10)
+    collected = tmp_path / "collected"
+    model = team.repo / "build/registry/v1.0.0"
+    server = Server(team.repo, "--model", str(model), "--collect", str(collected))
+    try:
+        server.wait_ready()
+        sent = replay.replay(server.url, summer, params.features.names, "time_hour")
+    finally:
+        server.stop()
+    assert sent["rows"] == len(summer)
+
+    monitor = team.job("monitor", "drift", "schedule", vars={"MLOPS_COLLECT_URL": str(collected)})
+    assert monitor.succeeded
+    assert monitor.step("monitor").returncode == 3  # sustained drift: a finding, not a failure
+    [issue] = team.github.issues.values()
+    assert issue["title"] == gitops.ISSUE_TITLES["drift"]
+    assert issue["labels"] == [GitOpsParams().issue_label]
+    assert "| 2013-07 |" in issue["body"]
+    [dispatched] = team.github.dispatches()
+    payload = dispatched["client_payload"]
+    assert dispatched["event_type"] == "retrain"
+    assert payload["windows"] == ["2013-07", "2013-08"]
+    assert (payload["since"], payload["log"]) == ("2013-07-01", str(collected))
+
+    retrain = team.job(
+        "retrain", "retrain", "repository_dispatch", github={"event": {"client_payload": payload}}
+    )
+    assert retrain.succeeded
+    meta = yaml.safe_load((team.repo / "data.dvc").read_text())["outs"][0]["meta"]
+    [batch] = meta["production"]
+    until = pd.Timestamp(payload["until"], tz="UTC")
+    assert batch["rows"] == len(summer[summer["time_hour"] < until])
+    assert batch["model_versions"]  # which model scored the rows: lineage reaches the log
+    split = json.loads((team.repo / "reports/split.json").read_text())
+    assert split["holdout"]["end"] >= "2013-08"

@@ -1,0 +1,193 @@
+"""The workflows' structure: triggers, permissions, environments, pinned actions, and every
+``run:`` step mapping to the ``mlops`` command line, a nox session, a setup install or CML."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Any
+
+import click
+import pytest
+import typer
+import yaml
+
+from mlops.cli import app
+from mlops.rehearsal import EXPRESSION
+from tests.conftest import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
+
+
+def load(name: str) -> dict[str, Any]:
+    document = yaml.safe_load((WORKFLOWS / name).read_text())
+    document["on"] = document.pop(True, document.get("on"))  # YAML 1.1 reads `on` as true
+    return document
+
+
+def workflows() -> list[str]:
+    return sorted(path.name for path in WORKFLOWS.glob("*.yml"))
+
+
+def steps(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in document["jobs"].values() for step in job["steps"]]
+
+
+def _mlops_commands() -> set[tuple[str, ...]]:
+    """Every ``mlops`` command path: ``("gate",)``, ``("registry", "promote")``, ..."""
+    root = typer.main.get_command(app)
+    paths: set[tuple[str, ...]] = set()
+
+    def walk(command: click.Command, prefix: tuple[str, ...]) -> None:
+        if isinstance(command, click.Group):
+            for name, sub in command.commands.items():
+                walk(sub, (*prefix, name))
+        else:
+            paths.add(prefix)
+
+    walk(root, ())
+    return paths
+
+
+def _nox_sessions() -> set[str]:
+    text = (ROOT / "noxfile.py").read_text()
+    named = set(re.findall(r'@nox\.session\(name="([\w-]+)"\)', text))
+    plain = set(re.findall(r"@nox\.session\n(?:@[^\n]+\n)*def (\w+)", text))
+    return named | plain
+
+
+def test_the_workflows_are_all_here() -> None:
+    assert workflows() == [
+        "ci.yml",
+        "model-pr.yml",
+        "monitor.yml",
+        "pr-comment.yml",
+        "release.yml",
+        "retrain.yml",
+    ]
+
+
+def test_triggers_and_path_filters() -> None:
+    assert set(load("ci.yml")["on"]) == {"pull_request", "push"}
+    model_pr = load("model-pr.yml")["on"]
+    assert set(model_pr) == {"pull_request"}
+    assert {"data.dvc", "params.yaml", "dvc.lock", "schema.yaml", "src/**"} <= set(
+        model_pr["pull_request"]["paths"]
+    )
+    retrain = load("retrain.yml")["on"]
+    assert retrain["push"] == {"branches": ["main"], "paths": ["data.dvc"]}
+    assert "workflow_dispatch" in retrain
+    assert retrain["repository_dispatch"] == {"types": ["retrain"]}
+    release = load("release.yml")["on"]
+    assert release["push"] == {"branches": ["main"], "paths": ["dvc.lock"]}
+    monitor = load("monitor.yml")["on"]
+    assert monitor["schedule"][0]["cron"]
+    assert "workflow_dispatch" in monitor
+    assert load("pr-comment.yml")["on"]["workflow_run"]["workflows"] == ["model-pr"]
+
+
+@pytest.mark.parametrize("name", workflows())
+def test_least_privilege_concurrency_and_no_pull_request_target(name: str) -> None:
+    document = load(name)
+    assert "pull_request_target" not in document["on"]
+    assert "concurrency" in document or name == "pr-comment.yml"
+    top = document.get("permissions")
+    assert top in ({}, {"contents": "read"}), f"{name}: workflow-wide permissions must be minimal"
+    for job_name, job in document["jobs"].items():
+        granted = job.get("permissions", top)
+        assert granted is not None, f"{name}/{job_name} must say its permissions"
+        assert "write-all" not in str(granted)
+        assert job.get("timeout-minutes"), f"{name}/{job_name} needs a timeout"
+
+
+def test_production_waits_for_reviewers_and_records_the_approver() -> None:
+    jobs = load("release.yml")["jobs"]
+    assert jobs["staging"]["environment"] == "staging"
+    assert jobs["production"]["environment"] == "production"
+    assert jobs["production"]["needs"] == ["register", "staging"]
+    runs = [step.get("run", "") for step in jobs["production"]["steps"]]
+    assert any(run.startswith("mlops github approver") for run in runs)
+    promote = next(run for run in runs if run.startswith("mlops registry promote"))
+    assert '--actor "$APPROVER"' in promote
+    assert "--stage prod" in promote
+
+
+@pytest.mark.parametrize("name", workflows())
+def test_third_party_actions_are_pinned_by_full_sha_with_the_version_noted(name: str) -> None:
+    text = (WORKFLOWS / name).read_text()
+    for step in steps(load(name)):
+        if "uses" in step:
+            assert PINNED.match(step["uses"]), f"{name}: {step['uses']} is not pinned by SHA"
+            line = next(line for line in text.splitlines() if step["uses"] in line)
+            assert re.search(r"# v\d", line), f"{name}: {step['uses']} lacks its version comment"
+
+
+@pytest.mark.parametrize("name", workflows())
+def test_every_run_step_is_the_cli_a_nox_session_a_setup_install_or_cml(name: str) -> None:
+    commands, sessions = _mlops_commands(), _nox_sessions()
+    for step in steps(load(name)):
+        if "run" not in step:
+            continue
+        run = step["run"].strip()
+        assert "\n" not in run, f"{name}: one command per step: {run!r}"
+        # Event values and secrets reach the script only through env:, never as text.
+        assert not EXPRESSION.search(run), f"{name}: expression inside a script: {run!r}"
+        words = shlex.split(run)
+        if words[0] == "mlops":
+            path = tuple(w for w in words[1:4] if not w.startswith(("-", "$", "build/")))
+            assert any(path[: len(c)] == c for c in commands), f"{name}: no `mlops {path}`"
+        elif words[0] == "nox":
+            assert set(words[words.index("-s") + 1 :]) <= sessions | {"--"}
+        elif words[0] == "cml":
+            assert words[1] in ("comment", "pr"), f"{name}: cml is only the last, thin step"
+        else:
+            assert run.startswith(("python -m pip install", "npm install --global @dvcorg/cml@"))
+
+
+@pytest.mark.parametrize("name", workflows())
+def test_secrets_only_reach_steps_through_env(name: str) -> None:
+    for step in steps(load(name)):
+        assert "secrets." not in str(step.get("run", ""))
+        # A pinned action may get the run's own token; every other secret goes through env:.
+        assert set(re.findall(r"secrets\.(\w+)", str(step.get("with", {})))) <= {"GITHUB_TOKEN"}
+
+
+def test_fork_pull_requests_get_a_notice_instead_of_a_failure() -> None:
+    jobs = load("model-pr.yml")["jobs"]
+    assert "head.repo.full_name == github.repository" in jobs["report"]["if"]
+    assert "head.repo.full_name != github.repository" in jobs["fork"]["if"]
+    assert jobs["fork"]["permissions"] == {"contents": "read"}
+    comment = load("pr-comment.yml")["jobs"]["comment"]
+    checkout = comment["steps"][0]
+    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+
+
+def test_training_jobs_can_move_to_a_bigger_runner() -> None:
+    for name, job in [("model-pr.yml", "report"), ("retrain.yml", "retrain")]:
+        assert (
+            load(name)["jobs"][job]["runs-on"] == "${{ vars.TRAINING_RUNNER || 'ubuntu-latest' }}"
+        )
+
+
+def test_codeowners_route_each_role_to_its_files() -> None:
+    owners = {}
+    for line in (ROOT / ".github/CODEOWNERS").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            path, team = line.split()
+            owners[path] = team
+    assert owners["/schema.yaml"].endswith("data-engineers")
+    assert owners["/data.dvc"].endswith("data-engineers")
+    assert owners["/params.yaml"].endswith("data-scientists")
+    assert owners["/src/mlops/model.py"].endswith("data-scientists")
+    assert owners["/deploy/"].endswith("ml-engineers")
+    assert owners["/.github/"].endswith("ml-engineers")
+    assert (ROOT / ".github/pull_request_template.md").exists()
+
+
+def test_the_docs_name_every_secret_and_variable_the_workflows_use() -> None:
+    guide = (ROOT / "docs/github-setup.md").read_text()
+    used = set()
+    for name in workflows():
+        used |= set(re.findall(r"(?:secrets|vars)\.(\w+)", (WORKFLOWS / name).read_text()))
+    assert {name for name in used - {"GITHUB_TOKEN"} if name not in guide} == set()
