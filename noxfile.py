@@ -27,9 +27,7 @@ def _evidently_python(session: nox.Session) -> str:
 def pipeline(session: nox.Session) -> None:
     """The main job on the default data: environment, data, `dvc repro`, metrics table."""
     session.install("-e", ".[example-data]")
-    session.run("mlops", "data", "pull")
-    session.run("dvc", "repro", *session.posargs)
-    session.run("mlops", "metrics")
+    session.run("mlops", "pipeline", *session.posargs)
 
 
 @nox.session
