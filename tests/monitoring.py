@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from mlops import collector, features, validate
+from mlops import collector
 from mlops.collector import Collector
-from mlops.config import Params
-from mlops.sources import load_source
-from tests.serving import ROOT, working_directory
 
 
 def write_log(
@@ -49,16 +45,3 @@ def write_log(
         )
     sink.close()
     return folder
-
-
-def featurized_months(folder: Path, params: Params, months: list[str], every: int) -> pd.DataFrame:
-    """The model frame of ``months`` (every n-th flight), validated like the pipeline does."""
-    source = load_source(params.data.source)
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "schema.yaml", folder / "schema.yaml")
-    for month in months:
-        source.write_month(month, folder / params.data.dir, every=every)
-    with working_directory(folder):
-        validate.run(params, folder / "schema.yaml")
-        tables = {path.stem: pd.read_parquet(path) for path in validate.CLEAN_DIR.glob("*.parquet")}
-    return features.build(tables, params.data, params.features)

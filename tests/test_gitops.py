@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import pytest
@@ -20,54 +18,19 @@ import yaml
 
 from mlops import gitops, replay
 from mlops.config import GitOpsParams, Params
-from mlops.rehearsal import JobResult, run_job
-from tests.conftest import clone_project, run, set_params
-from tests.fake_github import REPOSITORY, FakeGitHub, fake_github
-from tests.monitoring import featurized_months
+from mlops.local_github import REPOSITORY
+from mlops.rehearsal import Project, project
+from mlops.replay import featurized_months
+from tests.conftest import ROOT, clone_project, run, set_params
 from tests.serving import Server
 
 pytestmark = pytest.mark.slow
-WORKFLOWS = Path(".github/workflows")
-
-
-@dataclass
-class Team:
-    repo: Path
-    origin: Path
-    github: FakeGitHub
-
-    def job(self, workflow: str, job: str, event: str, **context: Any) -> JobResult:
-        github = {
-            "event_name": event,
-            "repository": REPOSITORY,
-            "server_url": "https://github.example",
-            "run_id": "4242",
-            "sha": run("git", "rev-parse", "HEAD", cwd=self.repo).stdout.strip(),
-            "actor": "dev",
-            **context.pop("github", {}),
-        }
-        result = run_job(
-            self.repo / WORKFLOWS / f"{workflow}.yml",
-            job,
-            self.repo,
-            {"github": github, "secrets": {"GITHUB_TOKEN": "test-token"}, "vars": {}, **context},
-            self.github.env(),
-        )
-        failures = [s for s in result.steps if s.kind == "run" and s.returncode]
-        print(*(f"{s.name}: {s.command}\n{s.output}" for s in failures), sep="\n")
-        return result
-
-    def git(self, *args: str) -> str:
-        return run("git", *args, cwd=self.repo).stdout
 
 
 @pytest.fixture(scope="module")
-def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
+def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     root = tmp_path_factory.mktemp("gitops")
-    origin = root / "origin.git"
-    run("git", "init", "--quiet", "--bare", "--initial-branch=main", str(origin), cwd=root)
     repo = clone_project(root / "repo")
-    run("git", "remote", "set-url", "origin", str(origin), cwd=repo)
     run("mlops", "data", "create", "--every", "25", cwd=repo)
     set_params(
         repo,
@@ -80,13 +43,12 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Team]:
         },
     )
     run("git", "commit", "--quiet", "-am", "sample data, small-sample params", cwd=repo)
-    run("git", "push", "--quiet", "origin", "main", cwd=repo)
-    run("dvc", "push", "--quiet", cwd=repo)
-    with fake_github() as github:
-        yield Team(repo, origin, github)
+    with project(repo, root / "dvc-remote") as rehearsed:
+        rehearsed.publish()
+        yield rehearsed
 
 
-def test_1_a_pull_request_that_changes_params_gets_a_report_and_a_verdict(team: Team) -> None:
+def test_1_a_pull_request_that_changes_params_gets_a_report_and_a_verdict(team: Project) -> None:
     team.git("switch", "--quiet", "-c", "tune-learning-rate")
     set_params(team.repo, {"train.hist_gradient_boosting.learning_rate": 0.06})
     team.git("commit", "--quiet", "-am", "learning rate 0.06")
@@ -114,11 +76,10 @@ def test_1_a_pull_request_that_changes_params_gets_a_report_and_a_verdict(team: 
     team.git("commit", "--quiet", "-m", "model with learning rate 0.06")
     team.git("switch", "--quiet", "main")
     team.git("merge", "--quiet", "--no-ff", "-m", "Merge tune-learning-rate", "tune-learning-rate")
-    team.git("push", "--quiet", "origin", "main")
-    run("dvc", "push", "--quiet", cwd=team.repo)
+    team.publish()
 
 
-def test_2_a_merge_registers_deploys_to_staging_and_waits_for_approval(team: Team) -> None:
+def test_2_a_merge_registers_deploys_to_staging_and_waits_for_approval(team: Project) -> None:
     register = team.job("release", "register", "push")
     assert register.succeeded
     version = register.outputs["version"]
@@ -136,7 +97,7 @@ def test_2_a_merge_registers_deploys_to_staging_and_waits_for_approval(team: Tea
         staging = team.job("release", "staging", "push", needs=needs, vars=urls)
         assert staging.succeeded
         assert staging.step("smoke").returncode == 0  # against the service, over HTTP
-        team.github.approvals = [
+        team.forge.approvals = [
             {
                 "state": "approved",
                 "user": {"login": "alice"},
@@ -160,15 +121,14 @@ def test_2_a_merge_registers_deploys_to_staging_and_waits_for_approval(team: Tea
     assert overlay.startswith("# The model this environment serves")
 
 
-def test_3_a_data_push_retrains_and_proposes_a_pull_request(team: Team) -> None:
+def test_3_a_data_push_retrains_and_proposes_a_pull_request(team: Project) -> None:
     team.git("pull", "--quiet", "origin", "main")
     months = ["2013-01", "2013-02", "2013-03", "2013-04", "2013-05", "2013-06", "2013-07"]
     run(
         "mlops", "data", "create", *(f"--month={m}" for m in months), "--every", "25", cwd=team.repo
     )
     team.git("commit", "--quiet", "-m", "July's flights", "data.dvc")
-    team.git("push", "--quiet", "origin", "main")
-    run("dvc", "push", "--quiet", cwd=team.repo)
+    team.publish()
     result = team.job("retrain", "retrain", "push")
     assert result.succeeded
     assert result.step("production-rows").kind == "skipped"  # a data push, not drift
@@ -182,9 +142,15 @@ def test_3_a_data_push_retrains_and_proposes_a_pull_request(team: Team) -> None:
 
 
 def test_4_drift_in_production_opens_an_issue_and_retrains_on_production_rows(
-    team: Team, params: Params, tmp_path: Path
+    team: Project, params: Params, tmp_path: Path
 ) -> None:
-    summer = featurized_months(tmp_path / "summer", params, ["2013-07", "2013-08"], every=10)
+    summer = featurized_months(
+        tmp_path / "summer",
+        params,
+        ["2013-07", "2013-08"],
+        every=10,
+        schema_file=ROOT / "schema.yaml",
+    )
     collected = tmp_path / "collected"
     model = team.repo / "build/registry/v1.0.0"
     server = Server(team.repo, "--model", str(model), "--collect", str(collected))
@@ -198,11 +164,11 @@ def test_4_drift_in_production_opens_an_issue_and_retrains_on_production_rows(
     monitor = team.job("monitor", "drift", "schedule", vars={"MLOPS_COLLECT_URL": str(collected)})
     assert monitor.succeeded
     assert monitor.step("monitor").returncode == 3  # sustained drift: a finding, not a failure
-    [issue] = team.github.issues.values()
+    [issue] = team.forge.issues.values()
     assert issue["title"] == gitops.ISSUE_TITLES["drift"]
     assert issue["labels"] == [GitOpsParams().issue_label]
     assert "| 2013-07 |" in issue["body"]
-    [dispatched] = team.github.dispatches()
+    [dispatched] = team.forge.dispatches()
     payload = dispatched["client_payload"]
     assert dispatched["event_type"] == "retrain"
     assert payload["windows"] == ["2013-07", "2013-08"]

@@ -13,19 +13,26 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import artifact, collector, featurize, monitor
+from mlops import artifact, collector, featurize, monitor, servable
 from mlops.collector import Collector
 from mlops.config import MonitorParams, Params
 from mlops.distribution import NUMERIC, Distribution
 from mlops.features import LABEL
-from tests.conftest import run
-from tests.monitoring import featurized_months, write_log
+from mlops.replay import featurized_months
+from tests.conftest import ROOT, run
+from tests.monitoring import write_log
 from tests.serving import MLOPS, working_directory
 
 
 @pytest.fixture(scope="module")
 def model_features(trained_project: Path) -> dict[str, list[str]]:
     return artifact.load(trained_project / "model").metadata["features"]
+
+
+@pytest.fixture(scope="module")
+def served_as(trained_project: Path) -> str:
+    """The version the service writes in its logs for the trained model."""
+    return servable.sha256(trained_project / "model" / artifact.MODEL_FILE)[:12]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +44,9 @@ def training_rows(trained_project: Path) -> pd.DataFrame:
 def summer(tmp_path_factory: pytest.TempPathFactory, params: Params) -> pd.DataFrame:
     """July and August (every 10th flight): the season the winter-spring model never saw."""
     folder = tmp_path_factory.mktemp("summer")
-    return featurized_months(folder, params, ["2013-07", "2013-08"], every=10)
+    return featurized_months(
+        folder, params, ["2013-07", "2013-08"], every=10, schema_file=ROOT / "schema.yaml"
+    )
 
 
 def _monitor(project: Path, log: Path, *options: str) -> tuple[int, dict[str, Any]]:
@@ -50,10 +59,14 @@ def _monitor(project: Path, log: Path, *options: str) -> tuple[int, dict[str, An
 
 
 def test_no_drift_on_a_window_sampled_from_the_training_period(
-    trained_project: Path, training_rows: pd.DataFrame, model_features, tmp_path: Path
+    trained_project: Path,
+    training_rows: pd.DataFrame,
+    model_features,
+    tmp_path: Path,
+    served_as: str,
 ) -> None:
     sample = training_rows.sample(2000, random_state=0)
-    log = write_log(tmp_path / "log", sample, model_features, "time_hour")
+    log = write_log(tmp_path / "log", sample, model_features, "time_hour", served_as)
     code, report = _monitor(trained_project, log, "--window", "Y")
     [window] = report["windows"]
     assert code == 0
@@ -65,9 +78,9 @@ def test_no_drift_on_a_window_sampled_from_the_training_period(
 
 
 def test_summer_drifts_on_the_weather_and_sustained_drift_recommends_retraining(
-    trained_project: Path, summer: pd.DataFrame, model_features, tmp_path: Path
+    trained_project: Path, summer: pd.DataFrame, model_features, tmp_path: Path, served_as: str
 ) -> None:
-    log = write_log(tmp_path / "log", summer, model_features, "time_hour")
+    log = write_log(tmp_path / "log", summer, model_features, "time_hour", served_as)
     code, report = _monitor(trained_project, log)
     windows = {window["window"]: window for window in report["windows"]}
     july, august = windows["2013-07"], windows["2013-08"]
@@ -88,13 +101,17 @@ def test_summer_drifts_on_the_weather_and_sustained_drift_recommends_retraining(
 
 
 def test_a_data_problem_is_reported_as_such_never_as_drift(
-    trained_project: Path, training_rows: pd.DataFrame, model_features, tmp_path: Path
+    trained_project: Path,
+    training_rows: pd.DataFrame,
+    model_features,
+    tmp_path: Path,
+    served_as: str,
 ) -> None:
     broken = training_rows.sample(2000, random_state=1).copy()
     broken["wind_speed"] = np.nan  # a dead sensor
     broken.loc[broken.index[:200], "carrier"] = "ZZ"  # a code nobody mapped
     broken.loc[broken.index[:50], "temp"] = 500.0  # impossible by the contract
-    log = write_log(tmp_path / "log", broken, model_features, "time_hour")
+    log = write_log(tmp_path / "log", broken, model_features, "time_hour", served_as)
     code, report = _monitor(trained_project, log, "--window", "Y")
     [window] = report["windows"]
     failures = {(failure["column"], failure["check"]) for failure in window["quality"]}
@@ -149,13 +166,18 @@ class _Webhook(BaseHTTPRequestHandler):
 
 
 def test_alert_posts_a_chat_message_to_the_webhook(
-    trained_project: Path, summer: pd.DataFrame, model_features, tmp_path: Path, monkeypatch
+    trained_project: Path,
+    summer: pd.DataFrame,
+    model_features,
+    tmp_path: Path,
+    monkeypatch,
+    served_as: str,
 ) -> None:
     server = HTTPServer(("127.0.0.1", 0), _Webhook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("MLOPS_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
     try:
-        log = write_log(tmp_path / "log", summer, model_features, "time_hour")
+        log = write_log(tmp_path / "log", summer, model_features, "time_hour", served_as)
         code, _ = _monitor(trained_project, log, "--alert")
     finally:
         server.shutdown()
@@ -167,11 +189,16 @@ def test_alert_posts_a_chat_message_to_the_webhook(
 
 
 def test_live_performance_per_window_from_feedback(
-    trained_project: Path, summer: pd.DataFrame, model_features, tmp_path: Path, params: Params
+    trained_project: Path,
+    summer: pd.DataFrame,
+    model_features,
+    tmp_path: Path,
+    params: Params,
+    served_as: str,
 ) -> None:
     model = artifact.load(trained_project / "model")
     scores = model.pipeline.predict_proba(model.inputs(summer))[:, 1]
-    log = write_log(tmp_path / "log", summer, model_features, "time_hour", scores=scores)
+    log = write_log(tmp_path / "log", summer, model_features, "time_hour", served_as, scores=scores)
     sink = Collector(str(log))
     labelled = summer.reset_index(drop=True)
     sink.add(
@@ -202,9 +229,16 @@ def test_live_performance_per_window_from_feedback(
 
 @pytest.mark.slow
 def test_the_dask_path_computes_the_same_report_as_the_streaming_path(
-    trained_project: Path, summer: pd.DataFrame, model_features, tmp_path: Path, params: Params
+    trained_project: Path,
+    summer: pd.DataFrame,
+    model_features,
+    tmp_path: Path,
+    params: Params,
+    served_as: str,
 ) -> None:
-    log = write_log(tmp_path / "log", summer, model_features, "time_hour", request_rows=500)
+    log = write_log(
+        tmp_path / "log", summer, model_features, "time_hour", served_as, request_rows=500
+    )
     with working_directory(trained_project):
         streamed = monitor.run(str(log), Path("model"), params, Path("schema.yaml"))
         on_dask = monitor.run(str(log), Path("model"), params, Path("schema.yaml"), local_cluster=2)
@@ -233,3 +267,22 @@ def test_a_column_with_too_many_values_is_compressed_keeping_its_mass_and_mean()
     assert not compressed.exact
     assert compressed.present == 50_000
     assert compressed.mean() == pytest.approx(column.mean(), abs=1e-9)
+
+
+def test_a_model_is_judged_on_the_rows_it_scored(
+    trained_project: Path,
+    summer: pd.DataFrame,
+    training_rows: pd.DataFrame,
+    model_features,
+    served_as: str,
+    tmp_path: Path,
+) -> None:
+    """Summer traffic scored by an older model says nothing about this one's inputs."""
+    log = write_log(tmp_path / "log", summer, model_features, "time_hour", "0123456789ab")
+    sample = training_rows.sample(1000, random_state=2)
+    write_log(log, sample, model_features, "time_hour", served_as)
+    code, report = _monitor(trained_project, log, "--window", "Y")
+    assert code == 0
+    assert [w["rows"] for w in report["windows"]] == [1000]
+    code, everything = _monitor(trained_project, log, "--window", "Y", "--all-versions")
+    assert sum(w["rows"] for w in everything["windows"]) == 1000 + len(summer)

@@ -14,15 +14,18 @@ from mlops import collector
 from mlops.collector import Collector
 from mlops.config import Params
 from mlops.features import LABEL
-from tests.conftest import clone_project, run, set_params
-from tests.monitoring import featurized_months, write_log
+from mlops.replay import featurized_months
+from tests.conftest import ROOT, clone_project, run, set_params
+from tests.monitoring import write_log
 
 pytestmark = pytest.mark.slow
 
 
 def _collect_july(folder: Path, params: Params, log: Path, labelled_every: int) -> pd.DataFrame:
     """July's flights scored in production; every n-th of them got its true label back."""
-    july = featurized_months(folder, params, ["2013-07"], every=20).reset_index(drop=True)
+    july = featurized_months(
+        folder, params, ["2013-07"], every=20, schema_file=ROOT / "schema.yaml"
+    ).reset_index(drop=True)
     features = {"categorical": params.features.categorical, "numeric": params.features.numeric}
     write_log(log, july, features, params.data.time_column, model_version="abc123")
     sink = Collector(str(log))
@@ -93,7 +96,9 @@ def test_labelled_production_rows_become_a_data_version_the_pipeline_trains_on(
 def test_rows_breaking_the_contract_never_become_data(tmp_path: Path, params: Params) -> None:
     repo = clone_project(tmp_path / "project")
     log = tmp_path / "log"
-    july = featurized_months(tmp_path / "july", params, ["2013-07"], every=50)
+    july = featurized_months(
+        tmp_path / "july", params, ["2013-07"], every=50, schema_file=ROOT / "schema.yaml"
+    )
     july.loc[july.index[:3], "distance"] = -5.0  # the contract says at least 1 mile
     features = {"categorical": params.features.categorical, "numeric": params.features.numeric}
     write_log(log, july, features, params.data.time_column)

@@ -327,13 +327,16 @@ def monitor_drift_command(
     ] = False,
     scheduler: SchedulerOption = None,
     local_cluster: LocalClusterOption = 0,
+    all_versions: Annotated[
+        bool, typer.Option(help="Rows scored by any model, not only by this one.")
+    ] = False,
     params: ParamsOption = PARAMS_FILE,
 ) -> None:
     """Drift and data quality per window, live performance, and whether to retrain.
 
     Exit code: 0 no drift, 3 sustained drift (retrain), 4 data-quality failure, 1 error.
     """
-    from mlops import alerts, monitor, monitor_report
+    from mlops import alerts, ci, monitor, monitor_report
 
     report = monitor.run(
         collected,
@@ -344,9 +347,11 @@ def monitor_drift_command(
         window,
         scheduler,
         local_cluster,
+        all_versions,
     )
     monitor_report.write(report, out)
     decision = report["decision"]
+    ci.set_outputs(status=decision["status"])
     console.print(monitor_report.summary(report), highlight=False)
     if alert and decision["status"] != monitor.NO_DRIFT:
         alerts.post(monitor_report.alert_text(report))
@@ -484,6 +489,36 @@ def report_pr_command(
     from mlops import pr_report
 
     console.print(str(pr_report.write(base, out, images)))
+
+
+@app.command("lifecycle")
+@_reports_failures
+def lifecycle_command(
+    month: Annotated[
+        list[str] | None, typer.Option(help="Months to replay (default: params lifecycle.months).")
+    ] = None,
+    every: Annotated[int | None, typer.Option(help="Every n-th flight (sample).")] = None,
+    approver: Annotated[str | None, typer.Option(help="Who approves production.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the timeline and report.")] = Path(
+        "build/lifecycle"
+    ),
+    params: ParamsOption = PARAMS_FILE,
+) -> None:
+    """Replay the whole loop on a clone: train, release, serve, monitor, retrain, release."""
+    from mlops import html_report, lifecycle
+
+    loaded = load_params(params)
+    settings = lifecycle.Settings(
+        months=month or loaded.lifecycle.months,
+        every=every or loaded.lifecycle.every,
+        approver=approver or loaded.lifecycle.approver,
+        out=out,
+    )
+    result = lifecycle.run(loaded, settings, Path.cwd())
+    console.print(result["summary"])
+    rows = lifecycle.timeline_rows([lifecycle.Month(**row) for row in result["timeline"]])
+    console.print(html_report.markdown_table(rows), highlight=False, soft_wrap=True)
+    console.print(f"report: {out / 'lifecycle.html'}, lineage: {out / 'lineage.json'}")
 
 
 @app.command("metrics")

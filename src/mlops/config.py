@@ -162,6 +162,12 @@ class GitOpsParams(_Section):
     issue_label: str = "model-monitoring"
 
 
+class LifecycleParams(_Section):
+    months: list[str] = Field(default_factory=list)  # replayed after data.initial_months
+    every: int = Field(default=5, ge=1)  # every n-th row: first data version and traffic
+    approver: str = "release-manager"
+
+
 class Params(_Section):
     data: DataParams
     validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
@@ -174,6 +180,7 @@ class Params(_Section):
     model_card: ModelCardParams = ModelCardParams()
     monitor: MonitorParams = MonitorParams()
     gitops: GitOpsParams = GitOpsParams()
+    lifecycle: LifecycleParams = LifecycleParams()
 
 
 def params_sha256(document: dict[str, Any]) -> str:

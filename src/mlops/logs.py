@@ -32,6 +32,7 @@ class LogLayout:
     categorical: list[str]
     numeric: list[str]
     window: str  # a pandas period alias: h, D, W, M
+    versions: frozenset[str] | None = None  # rows scored by these model versions only
 
     def arrow_schema(self) -> pa.Schema:
         inputs = [(name, pa.string()) for name in self.categorical]
@@ -68,6 +69,8 @@ def read(url: str, path: str, layout: LogLayout) -> pd.DataFrame:
         .rename(columns=_OUTPUTS)
         .rename(columns=lambda name: name.removeprefix("inputs."))
     )
+    if layout.versions is not None:
+        frame = frame[frame["model_version"].isin(layout.versions)].reset_index(drop=True)
     frame[TIME] = happened(frame)
     frame[WINDOW] = window_of(frame[TIME], layout.window)
     return frame.drop(columns="event_time")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops import artifact, cluster, logs, performance, reference, window_quality
+from mlops import artifact, cluster, logs, performance, reference, servable, window_quality
 from mlops.config import MonitorParams, Params
 from mlops.distribution import NUMERIC, Distribution
 from mlops.drift import column_drift
@@ -37,6 +37,9 @@ class Baseline:
     expected: dict[str, Distribution]
     score: Distribution
     holdout: dict[str, Any] | None
+    # What the service calls this model in its logs: its sha256 prefix, or its registry version
+    # (the folder `mlops registry fetch` writes, and MLOPS_MODEL_VERSION in the overlays).
+    served_as: frozenset[str]
 
     @classmethod
     def load(cls, model: Path, holdout_metrics: Path | None) -> Baseline:
@@ -47,12 +50,14 @@ class Baseline:
             if holdout_metrics and holdout_metrics.exists()
             else None
         )
+        digest = servable.sha256(model / artifact.MODEL_FILE)
         return cls(
             loaded.metadata["features"],
             loaded.threshold,
             reference.distributions(profile),
             Distribution.from_json(profile["score"]),
             holdout,
+            frozenset({digest[:12], model.resolve().name}),
         )
 
 
@@ -154,7 +159,9 @@ def decide(windows: list[dict[str, Any]], settings: MonitorParams) -> dict[str, 
     recent = judged[-settings.retrain.n :]
     drifting = [window["window"] for window in recent if window["status"] == DRIFT]
     rule = f"drift in {settings.retrain.k} of the last {settings.retrain.n} judged windows"
-    if recent and recent[-1]["status"] == DATA_QUALITY:
+    if not windows:
+        status, reason = NO_DRIFT, "no collected rows were scored by this model yet"
+    elif recent and recent[-1]["status"] == DATA_QUALITY:
         status = DATA_QUALITY
         reason = f"the newest window ({recent[-1]['window']}) has data-quality failures"
     elif len(drifting) >= settings.retrain.k:
@@ -181,19 +188,26 @@ def run(
     window: str | None = None,
     scheduler: str | None = None,
     local_cluster: int = 0,
+    all_versions: bool = False,
 ) -> dict[str, Any]:
-    """The monitoring report of a log against a model: windows, performance, decision."""
+    """The monitoring report of a log against a model: windows, performance, decision.
+
+    Only rows this model scored count (a model is judged on its own traffic, against its own
+    training data), unless ``all_versions``.
+    """
     settings = params.monitor
     if window:
         settings = settings.model_copy(update={"window": window})
     baseline = Baseline.load(model, holdout_metrics)
+    versions = None if all_versions else baseline.served_as
     layout = logs.LogLayout(
-        baseline.features["categorical"], baseline.features["numeric"], settings.window
+        baseline.features["categorical"], baseline.features["numeric"], settings.window, versions
     )
     summaries = collect(url, layout, scheduler, local_cluster)
     contracts = column_contracts(schema_file)
     names = sorted(summaries)
     windows = [judge_window(name, summaries[name], baseline, contracts, settings) for name in names]
+    plotted = histograms(summaries[newest(windows)["window"]], baseline) if windows else {}
     return {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "log": url,
@@ -210,10 +224,11 @@ def run(
                 baseline.threshold,
                 params.evaluate.slices,
                 params.evaluate.min_slice_rows,
+                versions,
             ),
         },
         "decision": decide(windows, settings),
-        "newest_window_distributions": histograms(summaries[newest(windows)["window"]], baseline),
+        "newest_window_distributions": plotted,
     }
 
 

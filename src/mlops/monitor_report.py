@@ -3,9 +3,6 @@ self-contained HTML page with plots (distributions, drift over windows, metrics 
 
 from __future__ import annotations
 
-import base64
-import html
-import io
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from mlops import html_report
 from mlops.monitor import newest
 from mlops.tables import write_json, write_text
 
@@ -82,13 +80,9 @@ def _quality_rows(report: dict[str, Any]) -> list[list[str]]:
     )
 
 
-def _markdown_table(rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(row) + " |" for row in rows]
-    lines.insert(1, "|" + "---|" * len(rows[0]))
-    return "\n".join(lines)
-
-
 def _sections(report: dict[str, Any]) -> list[tuple[str, list[list[str]]]]:
+    if not report["windows"]:
+        return []
     judged = newest(report["windows"])
     sections = [
         ("Windows", _window_rows(report)),
@@ -114,7 +108,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"rule: {report['decision']['rule']}.",
     ]
     for title, rows in _sections(report):
-        parts += [f"### {title}", _markdown_table(rows)]
+        parts += [f"### {title}", html_report.markdown_table(rows)]
     holdout = report["performance"]["holdout"]
     if holdout and report["performance"]["windows"]:
         parts.append(f"Holdout ROC AUC of the model: {holdout['roc_auc']:.4f}.")
@@ -128,13 +122,6 @@ def alert_text(report: dict[str, Any]) -> str:
         f"drift share {judged['drift_share']:.2f}, most drifted: {_top(judged)}. "
         f"Log: {report['log']}"
     )
-
-
-def _png(figure: plt.Figure) -> str:
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=80, metadata={"Software": None})
-    plt.close(figure)
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def _distribution_figure(report: dict[str, Any]) -> plt.Figure:
@@ -195,33 +182,12 @@ def _performance_figure(report: dict[str, Any]) -> plt.Figure:
     return figure
 
 
-def _html_table(rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(cell)}</th>" for cell in rows[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>"
-        for row in rows[1:]
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def page(report: dict[str, Any]) -> str:
     """The HTML report: one file, plots embedded, readable without a server."""
-    figures = [_distribution_figure(report), _drift_figure(report)]
+    figures = [_distribution_figure(report), _drift_figure(report)] if report["windows"] else []
     if report["performance"]["windows"]:
         figures.append(_performance_figure(report))
-    images = "".join(f'<img src="data:image/png;base64,{_png(f)}">' for f in figures)
-    tables = "".join(
-        f"<h2>{html.escape(title)}</h2>{_html_table(rows)}" for title, rows in _sections(report)
-    )
-    style = (
-        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:2px 8px}img{max-width:100%;display:block}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>Model monitoring</title>"
-        f"<style>{style}</style></head><body><h1>Model monitoring</h1>"
-        f"<p><b>{html.escape(summary(report))}</b></p>{images}{tables}</body></html>\n"
-    )
+    return html_report.page("Model monitoring", summary(report), figures, _sections(report))
 
 
 def write(report: dict[str, Any], folder: Path) -> None:

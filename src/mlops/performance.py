@@ -16,9 +16,12 @@ def by_window(
     threshold: float,
     slices: list[str],
     min_slice_rows: int,
+    versions: frozenset[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Metrics of each window that has labelled rows, overall and per slice."""
+    """Metrics of each window that has labelled rows (scored by ``versions``), per slice too."""
     labelled, _ = labels.join(url)
+    if versions is not None and not labelled.empty:
+        labelled = labelled[labelled["model_version"].isin(versions)].copy()
     if labelled.empty:
         return []
     labelled[logs.WINDOW] = logs.window_of(logs.happened(labelled), window)

@@ -18,13 +18,17 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from mlops import dvc, git
 from mlops.errors import MlopsError
+from mlops.local_github import REPOSITORY, TOKEN, LocalGitHub, local_github
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 SETUP_COMMANDS = ("python -m pip install", "npm install --global")
@@ -181,3 +185,68 @@ def _run(name: str, command: str, cwd: Path, env: dict[str, str]) -> StepResult:
     return StepResult(
         name, "run", command, finished.returncode, outputs, finished.stdout + finished.stderr
     )
+
+
+@dataclass
+class Project:
+    """A clone with a bare local origin, a local DVC remote and a local GitHub stand-in, where
+    workflow jobs run as they would on GitHub."""
+
+    repo: Path
+    origin: Path
+    forge: LocalGitHub
+    actor: str = "rehearsal"
+
+    def git(self, *args: str) -> str:
+        return git.run(*args, cwd=self.repo)
+
+    def mlops(self, *args: str) -> str:
+        """An ``mlops`` command in the clone, as a person (or the README) would type it."""
+        finished = subprocess.run(
+            [str(Path(sys.executable).parent / "mlops"), *args],
+            cwd=self.repo,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if finished.returncode:
+            raise RehearsalError(f"mlops {' '.join(args)}: {finished.stderr or finished.stdout}")
+        return finished.stdout
+
+    def job(self, workflow: str, job: str, event: str, **context: Any) -> JobResult:
+        """Run one job of ``.github/workflows/WORKFLOW.yml`` for ``event``."""
+        github = {
+            "event_name": event,
+            "repository": REPOSITORY,
+            "server_url": "https://github.invalid",
+            "run_id": "1",
+            "sha": self.git("rev-parse", "HEAD").strip(),
+            "actor": self.actor,
+            **context.pop("github", {}),
+        }
+        return run_job(
+            self.repo / ".github" / "workflows" / f"{workflow}.yml",
+            job,
+            self.repo,
+            {"github": github, "secrets": {"GITHUB_TOKEN": TOKEN}, "vars": {}, **context},
+            self.forge.env(),
+        )
+
+    def publish(self) -> None:
+        """Push the branch and its data and models (git to origin, DVC to the remote)."""
+        self.git("push", "--quiet", "origin", "HEAD")
+        dvc.run("push", "--quiet", cwd=self.repo)
+
+
+@contextmanager
+def project(clone: Path, dvc_remote: Path) -> Iterator[Project]:
+    """Give ``clone`` a bare origin beside it, ``dvc_remote`` as its DVC remote, and a forge."""
+    origin = clone.parent / f"{clone.name}-origin.git"
+    git.run("init", "--quiet", "--bare", "--initial-branch=main", str(origin))
+    git.run("remote", "set-url", "origin", str(origin), cwd=clone)
+    remote = dvc.run("remote", "default", cwd=clone).stdout.strip()
+    dvc.run("remote", "modify", "--local", remote, "url", str(dvc_remote), cwd=clone)
+    with local_github() as forge:
+        rehearsed = Project(clone, origin, forge)
+        rehearsed.git("push", "--quiet", "origin", "HEAD:main")
+        yield rehearsed

@@ -8,14 +8,20 @@ With ``feedback`` the true labels are sent back afterwards, as they would arrive
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from mlops import features, validate
+from mlops.config import Params
 from mlops.errors import MlopsError
 from mlops.features import LABEL
 from mlops.progress import track
+from mlops.sources import load_source
 
 TIMEOUT_S = 60
 
@@ -82,3 +88,23 @@ def replay(
         "model_versions": sorted(versions),
         "scores": scores["probability"],
     }
+
+
+def featurized_months(
+    folder: Path, params: Params, months: list[str], every: int, schema_file: Path
+) -> pd.DataFrame:
+    """The model frame of ``months`` (every n-th row), from the source, validated like the
+    pipeline validates: what the traffic of those months looks like to the service."""
+    source = load_source(params.data.source)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(schema_file, folder / "schema.yaml")
+    for month in months:
+        source.write_month(month, folder / params.data.dir, every=every)
+    before = Path.cwd()
+    os.chdir(folder)  # the stage writes its outputs under the working directory
+    try:
+        validate.run(params, Path("schema.yaml"))
+        tables = {p.stem: pd.read_parquet(p) for p in validate.CLEAN_DIR.glob("*.parquet")}
+    finally:
+        os.chdir(before)
+    return features.build(tables, params.data, params.features)

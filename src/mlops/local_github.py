@@ -1,7 +1,8 @@
-"""A stand-in for GitHub's REST API on loopback: the calls the workflows make, recorded.
+"""A stand-in for GitHub's REST API on loopback, for rehearsals: the calls workflows make.
 
-GitHub is out of reach here; ``mlops.github`` reads ``GITHUB_API_URL``, so pointing it at this
-server exercises the real adapter (URLs, methods, headers, bodies) end to end.
+``mlops.github`` reads ``GITHUB_API_URL``; pointed at this server, the real adapter (URLs,
+methods, headers, bodies) runs end to end with GitHub out of reach. It keeps issues and
+comments, records dispatches, and answers approvals with what the rehearsal set.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-REPOSITORY = "team/flights"
+REPOSITORY = "team/model"
+TOKEN = "rehearsal-token"
 
 
 @dataclass
-class FakeGitHub:
+class LocalGitHub:
     url: str = ""
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -30,7 +32,7 @@ class FakeGitHub:
         return {
             "GITHUB_API_URL": self.url,
             "GITHUB_REPOSITORY": REPOSITORY,
-            "GITHUB_TOKEN": "test-token",
+            "GITHUB_TOKEN": TOKEN,
         }
 
     def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
@@ -56,20 +58,28 @@ class FakeGitHub:
             return 200, self.pulls[int(match.group(1))]
         return 404, {"message": f"not found: {method} {path}"}
 
+    def approve(self, environment: str, login: str) -> None:
+        """The reviewer's approval the next ``approvals`` call answers with."""
+        self.approvals = [
+            {"state": "approved", "user": {"login": login}, "environments": [{"name": environment}]}
+        ]
+
     def dispatches(self) -> list[Any]:
         return [body for method, path, body in self.calls if path.endswith("/dispatches")]
 
 
 @contextmanager
-def fake_github() -> Iterator[FakeGitHub]:
-    fake = FakeGitHub()
+def local_github() -> Iterator[LocalGitHub]:
+    forge = LocalGitHub()
 
     class Handler(BaseHTTPRequestHandler):
         def _reply(self) -> None:
-            assert self.headers["Authorization"] == "Bearer test-token"
+            if self.headers["Authorization"] != f"Bearer {TOKEN}":
+                self.send_error(401)
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
-            status, answer = fake.answer(self.command, self.path, body)
+            status, answer = forge.answer(self.command, self.path, body)
             data = b"" if answer is None else json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Length", str(len(data)))
@@ -82,9 +92,9 @@ def fake_github() -> Iterator[FakeGitHub]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_port}"
+    forge.url = f"http://127.0.0.1:{server.server_port}"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield fake
+        yield forge
     finally:
         server.shutdown()

@@ -1,0 +1,338 @@
+"""``mlops lifecycle``: the whole loop on real data, month by month, with the workflows' steps.
+
+In a temporary clone with a bare origin, a local DVC remote and a local GitHub stand-in:
+
+1. the first model goes through a pull request (``model-pr``), is merged, and released
+   (``release``: register, staging, an approval by a named person, prod);
+2. each later month's flights are replayed through HTTP to the production model, which
+   collects them, and their true labels come back as feedback;
+3. after each month ``monitor`` runs: drift, data quality and live performance of the
+   production model on the traffic it scored; sustained drift opens an issue and dispatches
+   ``retrain``, which learns from the labelled production rows, gates the candidate against
+   production, and proposes it; the proposal is merged and released, or the gate rejects it.
+
+The result is a timeline, one row per month, an HTML report with plots, and the lineage of
+every registered version.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+from mlops import artifact, git, html_report, replay
+from mlops.config import Params
+from mlops.features import LABEL
+from mlops.rehearsal import JobResult, Project, RehearsalError, project
+from mlops.serving_process import serving
+from mlops.tables import write_json, write_text
+
+PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class Settings:
+    months: list[str]  # replayed as production traffic, in order
+    every: int  # every n-th flight, for the first data version and the traffic
+    approver: str  # the reviewer who approves production releases
+    out: Path
+
+
+@dataclass
+class Month:
+    """One row of the timeline."""
+
+    month: str
+    prod_version: str
+    rows_served: int = 0
+    drift: str = ""
+    drift_share: float | None = None
+    top_drifted: list[str] = field(default_factory=list)
+    live_roc_auc: float | None = None
+    challenger: str | None = None
+    challenger_roc_auc: float | None = None
+    decision: str = "no action"
+
+
+class Lifecycle:
+    """The rehearsed project and what happened to it."""
+
+    def __init__(self, team: Project, params: Params, settings: Settings, scratch: Path) -> None:
+        self.team = team
+        self.params = params
+        self.settings = settings
+        self.scratch = scratch
+        self.collected = scratch / "collected"
+        self.challenger: Path | None = None
+        self.challenger_version = ""
+
+    def _check(self, result: JobResult) -> JobResult:
+        if not result.succeeded:
+            failed = [s for s in result.steps if s.kind == "run" and s.returncode]
+            details = "\n".join(f"{s.command}\n{s.output[-3000:]}" for s in failed)
+            raise RehearsalError(f"{result.job} failed:\n{details}")
+        return result
+
+    def prod_version(self) -> str:
+        shown = json.loads(self.team.mlops("registry", "show", "--json"))
+        return shown["stages"].get("prod") or ""
+
+    def merge(self, branch: str, message: str) -> None:
+        """The reviewer merges the pull request: its branch into main, published."""
+        self.team.git("switch", "--quiet", "-c", branch)
+        self.team.git("add", "--all")
+        self.team.git("commit", "--quiet", "-m", message)
+        self.team.git("switch", "--quiet", "main")
+        self.team.git("merge", "--quiet", "--no-ff", "-m", f"Merge {branch}", branch)
+        self.team.publish()
+
+    def release(self) -> str:
+        """``release.yml``: register, image, staging and production, smoke-tested over HTTP."""
+        folder = self.scratch / "release-candidate"
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(self.team.repo / "model", folder)
+        register = self._check(self.team.job("release", "register", "push"))
+        version = register.outputs["version"]
+        needs = {"register": {"outputs": {"version": version}}}
+        with serving(folder) as url:
+            urls = {"STAGING_URL": url, "PRODUCTION_URL": url}
+            self._check(self.team.job("release", "image", "push", needs=needs))
+            self._check(self.team.job("release", "staging", "push", needs=needs, vars=urls))
+            self.team.forge.approve(PRODUCTION, self.settings.approver)
+            self._check(self.team.job("release", PRODUCTION, "push", needs=needs, vars=urls))
+        self.team.git("pull", "--quiet", "origin", "main")  # the overlay commits
+        return version
+
+    def first_model(self) -> str:
+        """Months 1-6 through a pull request, merged and released."""
+        params = self.params
+        self.team.mlops(
+            "data",
+            "create",
+            *(f"--month={month}" for month in params.data.initial_months),
+            "--every",
+            str(self.settings.every),
+        )
+        self.team.git("commit", "--quiet", "-m", "Data: the first months", "data.dvc")
+        self.team.publish()
+        own = {"pull_request": {"head": {"repo": {"full_name": "team/model"}}, "number": 1}}
+        self.team.git("switch", "--quiet", "-c", "first-model")
+        self._check(
+            self.team.job(
+                "model-pr", "report", "pull_request", github={"event": own, "base_ref": "main"}
+            )
+        )
+        self.team.git("switch", "--quiet", "main")
+        self.merge("first-model-outputs", "The first model")
+        return self.release()
+
+    def serve_month(self, month: str) -> tuple[int, np.ndarray, Any]:
+        """Replay the month to the production model; returns rows, labels and scores."""
+        version = self.prod_version()
+        model = self.team.repo / "build/registry" / version
+        self.team.mlops("registry", "fetch", version, "--out", "build/registry")
+        frame = replay.featurized_months(
+            self.scratch / "months" / month,
+            self.params,
+            [month],
+            self.settings.every,
+            self.team.repo / "schema.yaml",
+        )
+        with serving(model, "--collect", str(self.collected)) as url:
+            sent = replay.replay(
+                url, frame, self.params.features.names, self.params.data.time_column
+            )
+        return sent["rows"], frame[LABEL].to_numpy(), frame
+
+    def challenger_score(self, frame: Any, labels: np.ndarray) -> float | None:
+        if self.challenger is None or len(np.unique(labels)) < 2:
+            return None
+        model = artifact.load(self.challenger)
+        return float(roc_auc_score(labels, model.pipeline.predict_proba(model.inputs(frame))[:, 1]))
+
+    def monitor(self, row: Month) -> dict[str, Any] | None:
+        """``monitor.yml``; returns the retraining dispatch's payload, if it sent one."""
+        before = len(self.team.forge.dispatches())
+        variables = {"MLOPS_COLLECT_URL": str(self.collected)}
+        self._check(self.team.job("monitor", "drift", "schedule", vars=variables))
+        report = json.loads((self.team.repo / "build/monitoring/drift.json").read_text())
+        window = next((w for w in report["windows"] if w["window"] == row.month), None)
+        if window:
+            row.drift, row.drift_share = window["status"], window["drift_share"]
+            row.top_drifted = window["drifted"][:3]
+        live = {w["window"]: w["metrics"] for w in report["performance"]["windows"]}
+        row.live_roc_auc = live.get(row.month, {}).get("roc_auc")
+        dispatched = self.team.forge.dispatches()[before:]
+        return dispatched[-1]["client_payload"] if dispatched else None
+
+    def retrain(self, payload: dict[str, Any], month: str) -> str:
+        """``retrain.yml`` on the dispatch; merged and released when the gate promotes."""
+        event = {"client_payload": payload}
+        result = self._check(
+            self.team.job("retrain", "retrain", "repository_dispatch", github={"event": event})
+        )
+        gate = json.loads((self.team.repo / "reports/gate.json").read_text())
+        candidate = gate["candidate"]["metrics"]["roc_auc"]
+        champion = (gate.get("champion") or {}).get("metrics", {}).get("roc_auc")
+        self.challenger = self.scratch / "challengers" / month
+        shutil.rmtree(self.challenger, ignore_errors=True)
+        shutil.copytree(self.team.repo / "model", self.challenger)
+        scores = f"holdout ROC AUC {candidate:.3f} vs prod {champion:.3f}"
+        period = f"{payload['since']}..{payload['until']}"
+        if result.step("plan").outputs.get("action") == "report":
+            self.team.git("checkout", "--quiet", "--", ".")
+            self.team.mlops("data", "pull")
+            self.challenger_version = "rejected candidate"
+            failed = [r["name"] for r in gate["rules"] if not r["passed"]]
+            return f"retrained on {period}: rejected ({', '.join(failed)}; {scores})"
+        self.merge(f"retrain-{month}", f"Retrain on production rows {period}")
+        version = self.release()
+        self.challenger_version = version
+        return f"retrained on {period}: promoted {version} ({scores})"
+
+    def month(self, month: str) -> Month:
+        row = Month(month, self.prod_version())
+        row.rows_served, labels, frame = self.serve_month(month)
+        score = self.challenger_score(frame, labels)
+        if score is not None:
+            row.challenger, row.challenger_roc_auc = self.challenger_version, score
+        payload = self.monitor(row)
+        if payload is not None:
+            row.decision = self.retrain(payload, month)
+        return row
+
+    def lineage(self) -> dict[str, Any]:
+        """Every registered version's lineage, oldest first."""
+        versions = json.loads(self.team.mlops("registry", "show", "--json"))["versions"]
+        return {v: json.loads(self.team.mlops("lineage", v, "--json")) for v in versions}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, list):
+        return ", ".join(value) or "—"
+    return str(value)
+
+
+def timeline_rows(rows: list[Month]) -> list[list[str]]:
+    header = [
+        "month",
+        "prod",
+        "rows served",
+        "drift",
+        "share",
+        "top drifted",
+        "live ROC AUC (prod)",
+        "challenger",
+        "challenger ROC AUC",
+        "decision",
+    ]
+    return [
+        header,
+        *[
+            [
+                _cell(v)
+                for v in (
+                    r.month,
+                    r.prod_version,
+                    r.rows_served,
+                    r.drift,
+                    r.drift_share,
+                    r.top_drifted,
+                    r.live_roc_auc,
+                    r.challenger,
+                    r.challenger_roc_auc,
+                    r.decision,
+                )
+            ]
+            for r in rows
+        ],
+    ]
+
+
+def _figure(rows: list[Month]) -> plt.Figure:
+    months = [row.month for row in rows]
+    figure, (quality, drift) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
+    nan = float("nan")
+    quality.plot(months, [r.live_roc_auc or nan for r in rows], marker="o", label="prod (live)")
+    quality.plot(
+        months, [r.challenger_roc_auc or nan for r in rows], marker="s", label="challenger"
+    )
+    for row in rows:
+        if row.decision.startswith("retrained"):
+            quality.axvline(row.month, color="grey", linestyle=":")
+    quality.set(title="ROC AUC on each month's traffic", ylabel="ROC AUC")
+    quality.legend()
+    drift.bar(months, [r.drift_share or 0 for r in rows], color="tab:orange")
+    drift.set(title="Share of drifted features (dotted: retraining)", ylim=(0, 1))
+    figure.tight_layout()
+    return figure
+
+
+def write(rows: list[Month], lineage: dict[str, Any], out: Path, summary: str) -> None:
+    """``timeline.json``, ``timeline.md``, ``lifecycle.html`` and ``lineage.json``."""
+    table = timeline_rows(rows)
+    write_json(out / "timeline.json", [row.__dict__ for row in rows])
+    write_json(out / "lineage.json", lineage)
+    write_text(
+        out / "timeline.md", f"# Lifecycle\n\n{summary}\n\n{html_report.markdown_table(table)}\n"
+    )
+    stages = [
+        [
+            version,
+            facts["data"]["md5"][:12],
+            ", ".join(facts["data"]["months"]),
+            str(sum(b["rows"] for b in facts["data"]["production"])),
+            " → ".join(f"{s['stage']} ({s['actor']})" for s in facts["stages"]),
+            str((facts["metrics"] or {}).get("roc_auc")),
+        ]
+        for version, facts in lineage.items()
+    ]
+    lineage_table = [
+        ["version", "data", "months", "production rows", "stages", "holdout ROC AUC"],
+        *stages,
+    ]
+    write_text(
+        out / "lifecycle.html",
+        html_report.page(
+            "Lifecycle", summary, [_figure(rows)], [("Timeline", table), ("Lineage", lineage_table)]
+        ),
+    )
+
+
+def run(params: Params, settings: Settings, source: Path) -> dict[str, Any]:
+    """The lifecycle of a clone of ``source`` (its committed HEAD); returns the timeline."""
+    started = time.monotonic()
+    scratch = Path(tempfile.mkdtemp(prefix="mlops-lifecycle-"))
+    clone = scratch / "repo"
+    git.run("clone", "--quiet", str(source.resolve()), str(clone))
+    with project(clone, scratch / "dvc-remote") as team:
+        team.actor = "lifecycle"
+        life = Lifecycle(team, params, settings, scratch)
+        first = life.first_model()
+        rows = [life.month(month) for month in settings.months]
+        lineage = life.lineage()
+    retrained = sum(row.decision.startswith("retrained") for row in rows)
+    summary = (
+        f"{first} in production first; {len(rows)} months replayed; {retrained} retraining(s); "
+        f"prod at the end: {rows[-1].prod_version if rows else first}; "
+        f"{time.monotonic() - started:.0f} s"
+    )
+    write(rows, lineage, settings.out, summary)
+    shutil.rmtree(scratch, ignore_errors=True)
+    return {"summary": summary, "timeline": [row.__dict__ for row in rows], "lineage": lineage}
