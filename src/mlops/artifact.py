@@ -6,20 +6,22 @@ names. The archive is rewritten with fixed timestamps so the same model has the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import skops.io as sio
-from sklearn.pipeline import Pipeline
 
 from mlops import features
 from mlops.errors import MlopsError
 from mlops.tables import write_atomically, write_json
+
+if TYPE_CHECKING:  # loading a model needs skops and scikit-learn; reading its files does not
+    from sklearn.pipeline import Pipeline
 
 MODEL_FILE = "model.skops"
 METADATA_FILE = "model.json"
@@ -104,6 +106,8 @@ def save(
     folder: Path, pipeline: Pipeline, metadata: dict[str, Any], reference: dict[str, Any]
 ) -> None:
     """Write the artifact folder; equal models give equal bytes."""
+    import skops.io as sio
+
     folder.mkdir(parents=True, exist_ok=True)
     raw = folder / f".{MODEL_FILE}.raw"
     sio.dump(pipeline, raw)
@@ -117,12 +121,28 @@ def save(
 
 def load(folder: Path) -> ModelArtifact:
     """Load the pipeline, refusing any type outside ``TRUSTED_TYPES``."""
+    import skops.io as sio
+
     path = folder / MODEL_FILE
     untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
     if untrusted:
         raise UntrustedModelError(f"{path} holds types that are not trusted: {untrusted}")
     pipeline = sio.load(path, trusted=TRUSTED_TYPES)
-    return ModelArtifact(pipeline, json.loads((folder / METADATA_FILE).read_text()))
+    return ModelArtifact(pipeline, metadata(folder))
+
+
+def metadata(folder: Path) -> dict[str, Any]:
+    """The model's metadata (features, threshold, training window) without loading it."""
+    return json.loads((folder / METADATA_FILE).read_text())
+
+
+def sha256(path: Path) -> str:
+    """The file's SHA-256: what names a served model and what deployments pin."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def reference(folder: Path) -> dict[str, Any]:

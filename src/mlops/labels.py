@@ -8,6 +8,7 @@ got feedback more than once, the latest label counts; feedback for a row that wa
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -15,25 +16,32 @@ from mlops import collector
 from mlops.features import LABEL
 from mlops.tables import write_parquet
 
-_KEY = ["request_id", "row"]
+KEY = ["request_id", "row"]
+
+
+def latest_feedback(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Each scored row's label (the latest, when a row got feedback more than once)."""
+    feedback = pd.DataFrame(records, columns=[*KEY, "time", LABEL])
+    return (
+        feedback.sort_values("time", kind="stable")
+        .drop_duplicates(KEY, keep="last")
+        .drop(columns="time")
+        .reset_index(drop=True)
+    )
 
 
 def join(url: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """The labelled rows (inputs, served outputs, model version, true label) and counts."""
     predictions = collector.read(url, collector.PREDICTIONS)
-    feedback = pd.DataFrame(collector.read(url, collector.FEEDBACK), columns=[*_KEY, "time", LABEL])
+    feedback = collector.read(url, collector.FEEDBACK)
     scored = pd.json_normalize(predictions, sep=".")
     if scored.empty:
-        scored = pd.DataFrame(columns=[*_KEY, "time"])
+        scored = pd.DataFrame(columns=[*KEY, "time"])
     scored = scored.rename(
         columns=lambda name: name.removeprefix("inputs.").replace("outputs.", "predicted_")
     )
-    latest = (
-        feedback.sort_values("time", kind="stable")
-        .drop_duplicates(_KEY, keep="last")
-        .drop(columns="time")
-    )
-    labelled = scored.merge(latest, on=_KEY, how="inner", validate="many_to_one")
+    latest = latest_feedback(feedback)
+    labelled = scored.merge(latest, on=KEY, how="inner", validate="many_to_one")
     counts = {
         "predictions": len(scored),
         "feedback": len(feedback),

@@ -15,8 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from mlops import artifact, cluster, logs, performance, reference, servable, window_quality
+from mlops import (
+    artifact,
+    cluster,
+    collector,
+    labels,
+    logs,
+    performance,
+    reference,
+    window_quality,
+)
 from mlops.config import MonitorParams, Params
 from mlops.distribution import NUMERIC, Distribution
 from mlops.drift import column_drift
@@ -43,17 +53,18 @@ class Baseline:
 
     @classmethod
     def load(cls, model: Path, holdout_metrics: Path | None) -> Baseline:
-        loaded = artifact.load(model)
+        """From the model folder's files: no need to load (or trust) the model itself."""
+        metadata = artifact.metadata(model)
         profile = artifact.reference(model)
         holdout = (
             json.loads(holdout_metrics.read_text())
             if holdout_metrics and holdout_metrics.exists()
             else None
         )
-        digest = servable.sha256(model / artifact.MODEL_FILE)
+        digest = artifact.sha256(model / artifact.MODEL_FILE)
         return cls(
-            loaded.metadata["features"],
-            loaded.threshold,
+            metadata["features"],
+            metadata["threshold"],
             reference.distributions(profile),
             Distribution.from_json(profile["score"]),
             holdout,
@@ -61,28 +72,49 @@ class Baseline:
         )
 
 
-def _summarize_file(url: str, path: str, layout: logs.LogLayout) -> Summaries:
-    return summarize(logs.read(url, path, layout), layout)
+@dataclass(frozen=True)
+class Reading:
+    """What one pass over the log keeps: per-window summaries, and the rows that got labels."""
+
+    summaries: Summaries
+    labelled: list[pd.DataFrame]
+
+    def merge(self, other: Reading) -> Reading:
+        """Add ``other`` to this reading (in place) and return it."""
+        combine(self.summaries, other.summaries)
+        self.labelled.extend(other.labelled)
+        return self
+
+
+def _read_file(url: str, path: str, layout: logs.LogLayout, feedback: pd.DataFrame) -> Reading:
+    rows = logs.read(url, path, layout)
+    return Reading(summarize(rows, layout), [rows.merge(feedback, on=labels.KEY, how="inner")])
 
 
 def collect(
-    url: str, layout: logs.LogLayout, scheduler: str | None = None, local_cluster: int = 0
-) -> Summaries:
-    """Every window's summary, file by file here or in parallel on a Dask cluster."""
+    url: str,
+    layout: logs.LogLayout,
+    scheduler: str | None = None,
+    local_cluster: int = 0,
+) -> Reading:
+    """One pass over the log, file by file here or in parallel on a Dask cluster: memory holds
+    a file, the counts, and the labelled rows (no more than the feedback)."""
     paths = logs.files(url)
     if not paths:
         raise MlopsError(f"no collected predictions under {url}")
-    total: Summaries = {}
+    feedback = labels.latest_feedback(collector.read(url, collector.FEEDBACK))
+    total = Reading({}, [])
     if scheduler is None and local_cluster == 0:
-        for path in track(paths, description="Summarising logs"):
-            combine(total, _summarize_file(url, path, layout))
+        for path in track(paths, description="Reading the log"):
+            total = total.merge(_read_file(url, path, layout, feedback))
         return total
     from dask.distributed import as_completed
 
     with cluster.client(scheduler, local_cluster) as client:
-        futures = client.map(_summarize_file, [url] * len(paths), paths, layout=layout)
-        for future in track(as_completed(futures), description="Summarising logs on Dask"):
-            combine(total, future.result())
+        shared = client.scatter(feedback, broadcast=True)
+        futures = client.map(_read_file, [url] * len(paths), paths, layout=layout, feedback=shared)
+        for future in track(as_completed(futures), description="Reading the log on Dask"):
+            total = total.merge(future.result())
             future.release()
     return total
 
@@ -203,7 +235,8 @@ def run(
     layout = logs.LogLayout(
         baseline.features["categorical"], baseline.features["numeric"], settings.window, versions
     )
-    summaries = collect(url, layout, scheduler, local_cluster)
+    reading = collect(url, layout, scheduler, local_cluster)
+    summaries = reading.summaries
     contracts = column_contracts(schema_file)
     names = sorted(summaries)
     windows = [judge_window(name, summaries[name], baseline, contracts, settings) for name in names]
@@ -219,12 +252,10 @@ def run(
         "performance": {
             "holdout": baseline.holdout,
             "windows": performance.by_window(
-                url,
-                settings.window,
+                pd.concat(reading.labelled, ignore_index=True),
                 baseline.threshold,
                 params.evaluate.slices,
                 params.evaluate.min_slice_rows,
-                versions,
             ),
         },
         "decision": decide(windows, settings),

@@ -6,25 +6,14 @@ from typing import Any
 
 import pandas as pd
 
-from mlops import labels, logs, metrics
+from mlops import logs, metrics
 from mlops.features import LABEL
 
 
 def by_window(
-    url: str,
-    window: str,
-    threshold: float,
-    slices: list[str],
-    min_slice_rows: int,
-    versions: frozenset[str] | None = None,
+    labelled: pd.DataFrame, threshold: float, slices: list[str], min_slice_rows: int
 ) -> list[dict[str, Any]]:
-    """Metrics of each window that has labelled rows (scored by ``versions``), per slice too."""
-    labelled, _ = labels.join(url)
-    if versions is not None and not labelled.empty:
-        labelled = labelled[labelled["model_version"].isin(versions)].copy()
-    if labelled.empty:
-        return []
-    labelled[logs.WINDOW] = logs.window_of(logs.happened(labelled), window)
+    """Metrics of each window that has labelled rows, overall and per slice."""
     return [
         _window(str(name), rows, threshold, slices, min_slice_rows)
         for name, rows in labelled.groupby(logs.WINDOW, sort=True)
@@ -35,7 +24,7 @@ def _window(
     name: str, rows: pd.DataFrame, threshold: float, slices: list[str], min_slice_rows: int
 ) -> dict[str, Any]:
     truth = rows[LABEL].to_numpy(dtype=int)
-    scores = rows["predicted_probability"].to_numpy(dtype=float)
+    scores = rows[logs.SCORE].to_numpy(dtype=float)
     return {
         "window": name,
         "metrics": metrics.score(truth, scores, threshold),

@@ -7,7 +7,6 @@ the model is (re)loaded, so a reload after a promotion serves the new production
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
 import time
@@ -20,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from mlops import artifact, fastpath, registry
-from mlops.artifact import ModelArtifact
+from mlops.artifact import ModelArtifact, sha256
 from mlops.errors import MlopsError
 from mlops.features import model_inputs as typed_inputs
 
@@ -73,14 +72,6 @@ class RegistrySource:
         if not (folder / artifact.MODEL_FILE).exists():
             registry.fetch(version, self.downloads)
         return ModelLocation(folder, registry.model_entry().name, version)
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
