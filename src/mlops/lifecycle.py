@@ -32,7 +32,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
-from mlops import artifact, git, html_report, replay
+from mlops import artifact, dvc, git, html_report, replay
 from mlops.config import Params
 from mlops.features import LABEL
 from mlops.rehearsal import JobResult, Project, RehearsalError, project
@@ -75,8 +75,7 @@ class Lifecycle:
         self.settings = settings
         self.scratch = scratch
         self.collected = scratch / "collected"
-        self.challenger: Path | None = None
-        self.challenger_version = ""
+        self.rejected: Path | None = None  # the last candidate the gate turned down, if any
 
     def _check(self, result: JobResult) -> JobResult:
         if not result.succeeded:
@@ -138,8 +137,8 @@ class Lifecycle:
         self.merge("first-model-outputs", "The first model")
         return self.release()
 
-    def serve_month(self, month: str) -> tuple[int, np.ndarray, Any]:
-        """Replay the month to the production model; returns rows, labels and scores."""
+    def serve_month(self, month: str) -> tuple[int, Any]:
+        """Replay the month to the production model; returns the rows served and the month."""
         version = self.prod_version()
         model = self.team.repo / "build/registry" / version
         self.team.mlops("registry", "fetch", version, "--out", "build/registry")
@@ -154,12 +153,15 @@ class Lifecycle:
             sent = replay.replay(
                 url, frame, self.params.features.names, self.params.data.time_column
             )
-        return sent["rows"], frame[LABEL].to_numpy(), frame
+        return sent["rows"], frame
 
-    def challenger_score(self, frame: Any, labels: np.ndarray) -> float | None:
-        if self.challenger is None or len(np.unique(labels)) < 2:
+    @staticmethod
+    def score(model_folder: Path, frame: Any) -> float | None:
+        """ROC AUC of a model on a month's labelled rows: what it would have scored live."""
+        labels = frame[LABEL].to_numpy()
+        if len(np.unique(labels)) < 2:
             return None
-        model = artifact.load(self.challenger)
+        model = artifact.load(model_folder)
         return float(roc_auc_score(labels, model.pipeline.predict_proba(model.inputs(frame))[:, 1]))
 
     def monitor(self, row: Month) -> dict[str, Any] | None:
@@ -177,8 +179,11 @@ class Lifecycle:
         dispatched = self.team.forge.dispatches()[before:]
         return dispatched[-1]["client_payload"] if dispatched else None
 
-    def retrain(self, payload: dict[str, Any], month: str) -> str:
-        """``retrain.yml`` on the dispatch; merged and released when the gate promotes."""
+    def retrain(self, payload: dict[str, Any], row: Month, frame: Any) -> str:
+        """``retrain.yml`` on the dispatch; merged and released when the gate promotes.
+
+        The candidate is the month's challenger: its holdout is this month's production rows,
+        so its score on them is what it would have scored live."""
         event = {"client_payload": payload}
         result = self._check(
             self.team.job("retrain", "retrain", "repository_dispatch", github={"event": event})
@@ -186,31 +191,34 @@ class Lifecycle:
         gate = json.loads((self.team.repo / "reports/gate.json").read_text())
         candidate = gate["candidate"]["metrics"]["roc_auc"]
         champion = (gate.get("champion") or {}).get("metrics", {}).get("roc_auc")
-        self.challenger = self.scratch / "challengers" / month
-        shutil.rmtree(self.challenger, ignore_errors=True)
-        shutil.copytree(self.team.repo / "model", self.challenger)
+        kept = self.scratch / "candidates" / row.month
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(self.team.repo / "model", kept)
+        row.challenger_roc_auc = self.score(kept, frame)
         scores = f"holdout ROC AUC {candidate:.3f} vs prod {champion:.3f}"
         period = f"{payload['since']}..{payload['until']}"
         if result.step("plan").outputs.get("action") == "report":
             self.team.git("checkout", "--quiet", "--", ".")
-            self.team.mlops("data", "pull")
-            self.challenger_version = "rejected candidate"
+            dvc.run("checkout", "--force", "--quiet", cwd=self.team.repo)  # data, model, build
+            self.rejected, row.challenger = kept, "candidate (rejected)"
             failed = [r["name"] for r in gate["rules"] if not r["passed"]]
             return f"retrained on {period}: rejected ({', '.join(failed)}; {scores})"
-        self.merge(f"retrain-{month}", f"Retrain on production rows {period}")
+        self.merge(f"retrain-{row.month}", f"Retrain on production rows {period}")
         version = self.release()
-        self.challenger_version = version
+        self.rejected, row.challenger = None, f"candidate → {version}"
         return f"retrained on {period}: promoted {version} ({scores})"
 
     def month(self, month: str) -> Month:
         row = Month(month, self.prod_version())
-        row.rows_served, labels, frame = self.serve_month(month)
-        score = self.challenger_score(frame, labels)
-        if score is not None:
-            row.challenger, row.challenger_roc_auc = self.challenger_version, score
+        row.rows_served, frame = self.serve_month(month)
+        if self.rejected is not None:
+            row.challenger, row.challenger_roc_auc = (
+                "rejected candidate",
+                self.score(self.rejected, frame),
+            )
         payload = self.monitor(row)
         if payload is not None:
-            row.decision = self.retrain(payload, month)
+            row.decision = self.retrain(payload, row, frame)
         return row
 
     def lineage(self) -> dict[str, Any]:
