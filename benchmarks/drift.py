@@ -1,6 +1,6 @@
 """Drift monitoring vs Evidently's DataDriftPreset, side by side, printed as a markdown table.
 
-- One month (2013-07) and six months (2013-07..12) of flights against the model's training part
+- One month and six months (``params.yaml`` ``lifecycle.months``) against the model's training part
   (the rows its ``reference.json`` profiles): Evidently with default settings vs this project,
   end to end (``mlops monitor drift`` on a collected log of the same rows, as one window) and
   in process (``Distribution.of`` + ``column_drift`` on the same frames: like for like with
@@ -43,10 +43,6 @@ from mlops.replay import featurized_months
 
 BIN = Path(sys.executable).parent
 EVIDENTLY_SCRIPT = Path(__file__).resolve().parent / "evidently_drift.py"
-PERIODS = {
-    "1 month": ["2013-07"],
-    "6 months": ["2013-07", "2013-08", "2013-09", "2013-10", "2013-11", "2013-12"],
-}
 SCORED_FROM = datetime(2014, 1, 1, tzinfo=UTC)  # synthetic scoring times: an hour per file
 SAMPLE_SECONDS = 0.05
 MB = 2**20
@@ -378,15 +374,15 @@ def main() -> None:
             Path(folder),
         )
         loaded.inputs(training).to_parquet(setup.reference_file, index=False)
-        months = featurized_months(
-            setup.work / "months", params, PERIODS["6 months"], 1, Path("schema.yaml")
-        )
+        later = params.lifecycle.months[:6]  # the months after training, as the replay has them
+        periods = {"1 month": later[:1], f"{len(later)} months": later}
+        months = featurized_months(setup.work / "months", params, later, 1, Path("schema.yaml"))
         table, texts = [], {}
-        for name, period in PERIODS.items():
+        for name, period in periods.items():
             rows = in_months(months, params.data.time_column, period)
             texts[name] = records(setup, rows, params.data.time_column)
             table += period_lines(setup, name, rows, texts[name])
-        table += large_lines(setup, texts["6 months"], args.rows)
+        table += large_lines(setup, texts[f"{len(later)} months"], args.rows)
     header = ["what", "who", "wall s", "peak MB", "time vs Evidently", "memory vs Evidently"]
     header.append("notes")
     print("| " + " | ".join(header) + " |")

@@ -16,6 +16,11 @@ from mlops.sources import load_source
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_EVERY = 25  # every 25th row of the main table: ~6,600 rows over six months
+# Fewer, slower boosting rounds for samples that small: the default ones overfit them.
+SMALL_SAMPLE_PARAMS = {
+    "train.hist_gradient_boosting.max_iter": 60,
+    "train.hist_gradient_boosting.learning_rate": 0.05,
+}
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +10,7 @@ import pandas as pd
 
 from mlops import collector
 from mlops.collector import Collector
+from mlops.features import LABEL
 
 
 def write_log(
@@ -45,3 +47,24 @@ def write_log(
         )
     sink.close()
     return folder
+
+
+def write_feedback(
+    folder: Path, labels: Sequence[int], every: int = 1, request_rows: int = 50
+) -> None:
+    """The true labels of rows ``write_log`` collected (every n-th), as feedback records."""
+    sink = Collector(str(folder))
+    sink.add(
+        collector.FEEDBACK,
+        [
+            {
+                "time": collector.now(),
+                "request_id": f"r{index - index % request_rows}",
+                "row": index % request_rows,
+                LABEL: int(label),
+            }
+            for index, label in enumerate(labels)
+            if index % every == 0
+        ],
+    )
+    sink.close()

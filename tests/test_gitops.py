@@ -21,7 +21,7 @@ from mlops.config import GitOpsParams, Params
 from mlops.local_github import REPOSITORY
 from mlops.rehearsal import Project, project
 from mlops.replay import featurized_months
-from tests.conftest import ROOT, clone_project, run, set_params
+from tests.conftest import ROOT, SMALL_SAMPLE_PARAMS, clone_project, run, set_params
 from tests.serving import Server
 
 pytestmark = pytest.mark.slow
@@ -32,16 +32,8 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     root = tmp_path_factory.mktemp("gitops")
     repo = clone_project(root / "repo")
     run("mlops", "data", "create", "--every", "25", cwd=repo)
-    set_params(
-        repo,
-        {
-            # A sample this small: fewer boosting rounds, and a retrained model may trail the
-            # champion a little (the rehearsal is about the path, not the model).
-            "train.hist_gradient_boosting.max_iter": 60,
-            "train.hist_gradient_boosting.learning_rate": 0.05,
-            "gate.min_improvement": -0.05,
-        },
-    )
+    # A retrained model may trail the champion a little: the rehearsal is about the path.
+    set_params(repo, {**SMALL_SAMPLE_PARAMS, "gate.min_improvement": -0.05})
     run("git", "commit", "--quiet", "-am", "sample data, small-sample params", cwd=repo)
     with project(repo, root / "dvc-remote") as rehearsed:
         rehearsed.publish()

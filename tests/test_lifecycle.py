@@ -8,21 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import clone_project, run, set_params
+from tests.conftest import SMALL_SAMPLE_PARAMS, clone_project, run, set_params
 
 pytestmark = pytest.mark.slow
 
 
 def test_the_loop_retrains_on_drift_records_decisions_and_lineage(tmp_path: Path) -> None:
     repo = clone_project(tmp_path / "project")
-    # A sample this small needs fewer boosting rounds (the default ones overfit it).
-    set_params(
-        repo,
-        {
-            "train.hist_gradient_boosting.max_iter": 60,
-            "train.hist_gradient_boosting.learning_rate": 0.05,
-        },
-    )
+    set_params(repo, SMALL_SAMPLE_PARAMS)
     run("git", "commit", "--quiet", "-am", "small-sample params", cwd=repo)
     out = tmp_path / "lifecycle"
     months = ["2013-07", "2013-08", "2013-09"]

@@ -13,14 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import artifact, collector, featurize, monitor, servable
-from mlops.collector import Collector
+from mlops import artifact, featurize, monitor, servable
 from mlops.config import MonitorParams, Params
 from mlops.distribution import NUMERIC, Distribution
 from mlops.features import LABEL
 from mlops.replay import featurized_months
 from tests.conftest import ROOT, run
-from tests.monitoring import write_log
+from tests.monitoring import write_feedback, write_log
 from tests.serving import MLOPS, working_directory
 
 
@@ -199,21 +198,8 @@ def test_live_performance_per_window_from_feedback(
     model = artifact.load(trained_project / "model")
     scores = model.pipeline.predict_proba(model.inputs(summer))[:, 1]
     log = write_log(tmp_path / "log", summer, model_features, "time_hour", served_as, scores=scores)
-    sink = Collector(str(log))
     labelled = summer.reset_index(drop=True)
-    sink.add(
-        collector.FEEDBACK,
-        [
-            {
-                "time": collector.now(),
-                "request_id": f"r{index - index % 50}",
-                "row": index % 50,
-                LABEL: int(label),
-            }
-            for index, label in enumerate(labelled[LABEL])
-        ],
-    )
-    sink.close()
+    write_feedback(log, labelled[LABEL])
     with working_directory(trained_project):
         report = monitor.run(str(log), Path("model"), params, Path("schema.yaml"))
     live = {entry["window"]: entry for entry in report["performance"]["windows"]}

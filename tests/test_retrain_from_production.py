@@ -10,13 +10,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from mlops import collector
-from mlops.collector import Collector
 from mlops.config import Params
 from mlops.features import LABEL
 from mlops.replay import featurized_months
-from tests.conftest import ROOT, clone_project, run, set_params
-from tests.monitoring import write_log
+from tests.conftest import ROOT, SMALL_SAMPLE_PARAMS, clone_project, run, set_params
+from tests.monitoring import write_feedback, write_log
 
 pytestmark = pytest.mark.slow
 
@@ -28,16 +26,7 @@ def _collect_july(folder: Path, params: Params, log: Path, labelled_every: int) 
     ).reset_index(drop=True)
     features = {"categorical": params.features.categorical, "numeric": params.features.numeric}
     write_log(log, july, features, params.data.time_column, model_version="abc123")
-    sink = Collector(str(log))
-    sink.add(
-        collector.FEEDBACK,
-        [
-            {"time": collector.now(), "request_id": f"r{i - i % 50}", "row": i % 50, LABEL: label}
-            for i, label in enumerate(july[LABEL].astype(int))
-            if i % labelled_every == 0
-        ],
-    )
-    sink.close()
+    write_feedback(log, july[LABEL], every=labelled_every)
     return july
 
 
@@ -46,14 +35,7 @@ def test_labelled_production_rows_become_a_data_version_the_pipeline_trains_on(
 ) -> None:
     repo = clone_project(tmp_path / "project")
     run("mlops", "data", "create", "--every", "25", cwd=repo)
-    # Fewer, slower boosting rounds: the default overfits a sample this small.
-    set_params(
-        repo,
-        {
-            "train.hist_gradient_boosting.max_iter": 60,
-            "train.hist_gradient_boosting.learning_rate": 0.05,
-        },
-    )
+    set_params(repo, SMALL_SAMPLE_PARAMS)
     run("git", "commit", "--quiet", "-am", "sample data", cwd=repo)
     log = tmp_path / "log"
     july = _collect_july(tmp_path / "july", params, log, labelled_every=2)
@@ -102,12 +84,7 @@ def test_rows_breaking_the_contract_never_become_data(tmp_path: Path, params: Pa
     july.loc[july.index[:3], "distance"] = -5.0  # the contract says at least 1 mile
     features = {"categorical": params.features.categorical, "numeric": params.features.numeric}
     write_log(log, july, features, params.data.time_column)
-    sink = Collector(str(log))
-    sink.add(
-        collector.FEEDBACK,
-        [{"time": collector.now(), "request_id": "r0", "row": row, LABEL: 1} for row in range(5)],
-    )
-    sink.close()
+    write_feedback(log, [1] * 5)
     before = (repo / "data.dvc").read_text()
 
     refused = run(
