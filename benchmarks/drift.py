@@ -70,7 +70,7 @@ log, model, workers = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
 settings = load_params(Path("params.yaml")).monitor.model_copy(update={"window": "Y"})
 baseline = monitor.Baseline.load(model, None)
 layout = logs.LogLayout(baseline.features["categorical"], baseline.features["numeric"], "Y")
-[(name, summary)] = monitor.collect(log, layout, None, workers).items()
+[(name, summary)] = monitor.collect(log, layout, None, workers).summaries.items()
 contracts = column_contracts(Path("schema.yaml"))
 print(json.dumps(monitor.judge_window(name, summary, baseline, contracts, settings)["columns"]))
 """

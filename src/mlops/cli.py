@@ -498,6 +498,9 @@ def lifecycle_command(
         list[str] | None, typer.Option(help="Months to replay (default: params lifecycle.months).")
     ] = None,
     every: Annotated[int | None, typer.Option(help="Every n-th flight (sample).")] = None,
+    requests_per_second: Annotated[
+        float | None, typer.Option(help="Traffic pace (0: unthrottled).")
+    ] = None,
     approver: Annotated[str | None, typer.Option(help="Who approves production.")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the timeline and report.")] = Path(
         "build/lifecycle"
@@ -511,6 +514,9 @@ def lifecycle_command(
     settings = lifecycle.Settings(
         months=month or loaded.lifecycle.months,
         every=every or loaded.lifecycle.every,
+        requests_per_second=loaded.lifecycle.requests_per_second
+        if requests_per_second is None
+        else requests_per_second,
         approver=approver or loaded.lifecycle.approver,
         out=out,
     )

@@ -165,6 +165,7 @@ class GitOpsParams(_Section):
 class LifecycleParams(_Section):
     months: list[str] = Field(default_factory=list)  # replayed after data.initial_months
     every: int = Field(default=5, ge=1)  # every n-th row: first data version and traffic
+    requests_per_second: float = Field(default=0.0, ge=0)  # traffic pace; 0: unthrottled
     approver: str = "release-manager"
 
 

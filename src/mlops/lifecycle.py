@@ -46,6 +46,7 @@ PRODUCTION = "production"
 class Settings:
     months: list[str]  # replayed as production traffic, in order
     every: int  # every n-th flight, for the first data version and the traffic
+    requests_per_second: float  # the traffic's pace; 0: as fast as the service answers
     approver: str  # the reviewer who approves production releases
     out: Path
 
@@ -151,7 +152,11 @@ class Lifecycle:
         )
         with serving(model, "--collect", str(self.collected)) as url:
             sent = replay.replay(
-                url, frame, self.params.features.names, self.params.data.time_column
+                url,
+                frame,
+                self.params.features.names,
+                self.params.data.time_column,
+                requests_per_second=self.settings.requests_per_second,
             )
         return sent["rows"], frame
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -51,14 +52,18 @@ def replay(
     time_column: str,
     feedback: bool = True,
     token: str | None = None,
+    requests_per_second: float = 0.0,
 ) -> dict[str, Any]:
-    """Send ``frame``'s rows hour by hour; returns rows sent, requests, scores and versions."""
+    """Send ``frame``'s rows hour by hour (at most ``requests_per_second`` scoring requests,
+    0: as fast as the service answers); returns rows sent, requests, scores and versions."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     base = base_url.rstrip("/")
     served: list[pd.DataFrame] = []
     versions: set[str] = set()
     hours = frame.groupby(frame[time_column].dt.floor("h"), sort=True)
+    pace = 1.0 / requests_per_second if requests_per_second > 0 else 0.0
     for hour, rows in track(hours, description="Replaying"):
+        started = time.monotonic()
         answer = _post(
             f"{base}/predict",
             {"records": _records(rows, features)},
@@ -81,6 +86,7 @@ def replay(
                     {"request_id": answer["request_id"], "row": row, "label": label},
                     headers,
                 )
+        time.sleep(max(0.0, pace - (time.monotonic() - started)))
     scores = pd.concat(served) if served else pd.DataFrame(columns=["probability"])
     return {
         "rows": len(scores),
