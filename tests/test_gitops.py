@@ -3,7 +3,7 @@ origin and a local DVC remote, GitHub replaced by a loopback stand-in, the servi
 
 One team's story, in order: a pull request that changes params (report + gate verdict), its
 merge (register → staging → approval → prod), a data push (retrain → pull request), and drift
-in production traffic (monitor → issue + dispatch → retraining on the production rows).
+in production traffic (monitor → issue + dispatch payload).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 import yaml
 
@@ -133,7 +132,7 @@ def test_3_a_data_push_retrains_and_proposes_a_pull_request(team: Project) -> No
     team.git("checkout", "--quiet", "--", ".")
 
 
-def test_4_drift_in_production_opens_an_issue_and_retrains_on_production_rows(
+def test_4_drift_in_production_opens_an_issue_and_dispatches_retraining(
     team: Project, params: Params, tmp_path: Path
 ) -> None:
     summer = featurized_months(
@@ -166,14 +165,5 @@ def test_4_drift_in_production_opens_an_issue_and_retrains_on_production_rows(
     assert payload["windows"] == ["2013-07", "2013-08"]
     assert (payload["since"], payload["log"]) == ("2013-07-01", str(collected))
 
-    retrain = team.job(
-        "retrain", "retrain", "repository_dispatch", github={"event": {"client_payload": payload}}
-    )
-    assert retrain.succeeded
-    meta = yaml.safe_load((team.repo / "data.dvc").read_text())["outs"][0]["meta"]
-    [batch] = meta["production"]
-    until = pd.Timestamp(payload["until"], tz="UTC")
-    assert batch["rows"] == len(summer[summer["time_hour"] < until])
-    assert batch["model_versions"]  # which model scored the rows: lineage reaches the log
-    split = json.loads((team.repo / "reports/split.json").read_text())
-    assert split["holdout"]["end"] >= "2013-08"
+    # What the dispatch starts, retraining on those production rows, is the lifecycle's part
+    # (tests/test_lifecycle.py runs retrain.yml on such a payload).
