@@ -6,12 +6,11 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import chdir, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,19 +21,10 @@ from threadpoolctl import threadpool_limits
 
 from mlops import featurize, train, validate
 from mlops.config import Params
+from mlops.serving_process import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 MLOPS = str(Path(sys.executable).parent / "mlops")
-
-
-@contextmanager
-def working_directory(folder: Path) -> Iterator[None]:
-    before = Path.cwd()
-    os.chdir(folder)
-    try:
-        yield
-    finally:
-        os.chdir(before)
 
 
 def train_project(folder: Path, sample_data: Path, params: Params) -> Path:
@@ -44,7 +34,7 @@ def train_project(folder: Path, sample_data: Path, params: Params) -> Path:
         shutil.copy(ROOT / name, folder / name)
     shutil.copytree(sample_data, folder / "data")
     # One OpenMP thread: on a busy two-core machine a second one makes training many times slower.
-    with working_directory(folder), threadpool_limits(1):
+    with chdir(folder), threadpool_limits(1):
         validate.run(params, folder / "schema.yaml")
         featurize.run(params)
         train.run(params)
@@ -55,12 +45,6 @@ def holdout_records(project: Path, params: Params, rows: int) -> list[dict[str, 
     """Holdout rows as a client would send them (JSON: missing values are null)."""
     frame = pd.read_parquet(project / featurize.part_path("holdout"))[params.features.names]
     return json.loads(frame.head(rows).to_json(orient="records"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Server:

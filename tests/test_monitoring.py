@@ -3,6 +3,7 @@ rule, alerts to a webhook, live performance, and the streaming and Dask paths ag
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -20,7 +21,7 @@ from mlops.features import LABEL
 from mlops.replay import featurized_months
 from tests.conftest import ROOT, run
 from tests.monitoring import write_feedback, write_log
-from tests.serving import MLOPS, working_directory
+from tests.serving import MLOPS
 
 
 @pytest.fixture(scope="module")
@@ -200,7 +201,7 @@ def test_live_performance_per_window_from_feedback(
     log = write_log(tmp_path / "log", summer, model_features, "time_hour", served_as, scores=scores)
     labelled = summer.reset_index(drop=True)
     write_feedback(log, labelled[LABEL])
-    with working_directory(trained_project):
+    with contextlib.chdir(trained_project):
         report = monitor.run(str(log), Path("model"), params, Path("schema.yaml"))
     live = {entry["window"]: entry for entry in report["performance"]["windows"]}
     july = labelled[labelled["time_hour"].dt.month == 7]
@@ -225,7 +226,7 @@ def test_the_dask_path_computes_the_same_report_as_the_streaming_path(
     log = write_log(
         tmp_path / "log", summer, model_features, "time_hour", served_as, request_rows=500
     )
-    with working_directory(trained_project):
+    with contextlib.chdir(trained_project):
         streamed = monitor.run(str(log), Path("model"), params, Path("schema.yaml"))
         on_dask = monitor.run(str(log), Path("model"), params, Path("schema.yaml"), local_cluster=2)
     assert on_dask["on"] == "local cluster of 2"

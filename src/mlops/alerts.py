@@ -5,10 +5,9 @@ The body is ``{"text": ...}``, which Slack and Microsoft Teams incoming webhooks
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 
+from mlops import http
 from mlops.errors import MlopsError
 
 WEBHOOK_ENV = "MLOPS_ALERT_WEBHOOK"
@@ -20,14 +19,5 @@ def post(text: str, url: str | None = None) -> None:
     url = url or os.environ.get(WEBHOOK_ENV)
     if not url:
         raise MlopsError(f"no webhook to alert: set {WEBHOOK_ENV}")
-    request = urllib.request.Request(
-        url,
-        data=json.dumps({"text": text}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            response.read()
-    except OSError as error:  # URLError and HTTPError are OSErrors; the URL may hold a secret
-        raise MlopsError(f"the alert webhook refused the post: {error}") from None
+    # The URL holds the webhook's secret: errors name the webhook, not the URL.
+    http.request_json(url, {"text": text}, timeout=TIMEOUT_S, what="the alert webhook")

@@ -626,7 +626,8 @@ def registry_fetch(
     chosen = lineage.resolve(version, stage)
     shutil.rmtree(out / chosen, ignore_errors=True)  # a build folder: always the fetched bytes
     folder = registry.fetch(chosen, out)
-    write_json(folder.with_name(f"{chosen}.metrics.json"), lineage.record(chosen)["metrics"])
+    metrics = lineage.json_at(registry.tag(chosen), lineage.METRICS_FILE)  # as registered
+    write_json(folder.with_name(f"{chosen}.metrics.json"), metrics)
     ci.set_outputs(version=chosen, model=str(folder))
     console.print(str(folder))
 

@@ -7,11 +7,10 @@ tests). It never prints the token. Swap this module to reach another forge.
 
 from __future__ import annotations
 
-import json
 import os
-import urllib.request
 from typing import Any
 
+from mlops import http
 from mlops.errors import MlopsError
 
 API_URL = "https://api.github.com"
@@ -33,23 +32,20 @@ def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     """One REST call on the current repository (``path`` after ``/repos/OWNER/NAME``)."""
     base = os.environ.get("GITHUB_API_URL", API_URL).rstrip("/")
     url = f"{base}/repos/{_environment('GITHUB_REPOSITORY')}{path}"
-    request = urllib.request.Request(
+    headers = {
+        "Accept": "application/vnd.github+json",
+        "Authorization": f"Bearer {_environment('GITHUB_TOKEN')}",
+        "X-GitHub-Api-Version": "2022-11-28",
+    }
+    return http.request_json(
         url,
-        data=None if body is None else json.dumps(body).encode(),
-        method=method,
-        headers={
-            "Accept": "application/vnd.github+json",
-            "Authorization": f"Bearer {_environment('GITHUB_TOKEN')}",
-            "X-GitHub-Api-Version": "2022-11-28",
-            "Content-Type": "application/json",
-        },
+        body,
+        headers,
+        method,
+        TIMEOUT_S,
+        what=f"GitHub refused {method} {path}",
+        error=GitHubError,
     )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            text = response.read().decode()
-    except OSError as error:  # HTTPError and URLError; the message never holds the token
-        raise GitHubError(f"GitHub refused {method} {path}: {error}") from None
-    return json.loads(text) if text else None
 
 
 def upsert_issue(title: str, body: str, label: str) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from sklearn.metrics import roc_auc_score
 from mlops import artifact, dvc, git, html_report, replay
 from mlops.config import Params
 from mlops.features import LABEL
+from mlops.local_github import REPOSITORY
 from mlops.rehearsal import JobResult, Project, RehearsalError, project
 from mlops.serving_process import serving
 from mlops.tables import write_json, write_text
@@ -127,7 +128,7 @@ class Lifecycle:
         )
         self.team.git("commit", "--quiet", "-m", "Data: the first months", "data.dvc")
         self.team.publish()
-        own = {"pull_request": {"head": {"repo": {"full_name": "team/model"}}, "number": 1}}
+        own = {"pull_request": {"head": {"repo": {"full_name": REPOSITORY}}, "number": 1}}
         self.team.git("switch", "--quiet", "-c", "first-model")
         self._check(
             self.team.job(

@@ -82,6 +82,7 @@ def local_github() -> Iterator[LocalGitHub]:
             status, answer = forge.answer(self.command, self.path, body)
             data = b"" if answer is None else json.dumps(answer).encode()
             self.send_response(status)
+            self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

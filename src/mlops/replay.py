@@ -7,19 +7,17 @@ With ``feedback`` the true labels are sent back afterwards, as they would arrive
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import shutil
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from mlops import features, validate
+from mlops import features, http, validate
 from mlops.config import Params
-from mlops.errors import MlopsError
 from mlops.features import LABEL
 from mlops.progress import track
 from mlops.sources import load_source
@@ -27,17 +25,8 @@ from mlops.sources import load_source
 TIMEOUT_S = 60
 
 
-def _post(url: str, body: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **headers},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            return json.loads(response.read() or b"{}")
-    except OSError as error:
-        raise MlopsError(f"replay: {url} failed: {error}") from None
+def _post(url: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
+    return http.request_json(url, body, headers, timeout=TIMEOUT_S, what=f"replay: {url}")
 
 
 def _records(rows: pd.DataFrame, features: list[str]) -> list[dict[str, Any]]:
@@ -106,11 +95,7 @@ def featurized_months(
     shutil.copy(schema_file, folder / "schema.yaml")
     for month in months:
         source.write_month(month, folder / params.data.dir, every=every)
-    before = Path.cwd()
-    os.chdir(folder)  # the stage writes its outputs under the working directory
-    try:
+    with contextlib.chdir(folder):  # the stage writes its outputs under the working directory
         validate.run(params, Path("schema.yaml"))
         tables = {p.stem: pd.read_parquet(p) for p in validate.CLEAN_DIR.glob("*.parquet")}
-    finally:
-        os.chdir(before)
     return features.build(tables, params.data, params.features)

@@ -121,8 +121,8 @@ def load(
             f"expected {expected_sha256}"
         )
     loaded = artifact.load(location.folder)
-    fast, difference = _fast_path(loaded, location.folder, parity_data)
-    profile = artifact.reference(location.folder)["features"]
+    profile = artifact.reference(location.folder)
+    fast, difference = _fast_path(loaded, profile, parity_data)
     return ServedModel(
         name=location.name,
         version=location.version or digest[:12],
@@ -130,12 +130,14 @@ def load(
         artifact=loaded,
         fast=fast,
         parity=difference,
-        missing_in_training=frozenset(name for name, doc in profile.items() if doc["missing"]),
+        missing_in_training=frozenset(
+            name for name, doc in profile["features"].items() if doc["missing"]
+        ),
     )
 
 
 def _fast_path(
-    loaded: ModelArtifact, folder: Path, parity_data: Path | None
+    loaded: ModelArtifact, profile: dict[str, Any], parity_data: Path | None
 ) -> tuple[fastpath.FastScorer | None, float | None]:
     try:
         scorer = fastpath.FastScorer(loaded.pipeline)
@@ -143,7 +145,7 @@ def _fast_path(
         log.info("fast path off: %s", reason)
         return None, None
     features = loaded.metadata["features"]
-    synthetic = fastpath.reference_rows(artifact.reference(folder), PARITY_ROWS)
+    synthetic = fastpath.reference_rows(profile, PARITY_ROWS)
     rows = [model_inputs(synthetic, features)]
     if parity_data is not None:
         rows.append(model_inputs(pd.read_parquet(parity_data).head(PARITY_ROWS), features))

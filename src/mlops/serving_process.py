@@ -17,7 +17,8 @@ from mlops.errors import MlopsError
 READY_TIMEOUT_S = 120
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -34,7 +35,7 @@ def _ready(url: str) -> bool:
 @contextmanager
 def serving(model: Path, *options: str) -> Iterator[str]:
     """Serve ``model`` until the block ends (the collector flushes on the way out)."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [str(Path(sys.executable).parent / "mlops"), "serve", "--model", str(model)]
     with tempfile.TemporaryFile("w+") as log:

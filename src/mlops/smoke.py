@@ -6,12 +6,11 @@ profile, so it passes the service's validation without any data files.
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
 import numpy as np
 
+from mlops import http
 from mlops.distribution import CATEGORICAL, Distribution
 from mlops.errors import MlopsError
 
@@ -34,17 +33,8 @@ def typical_row(profile: dict[str, Any]) -> dict[str, Any]:
 
 
 def _request(url: str, token: str | None, body: dict[str, Any] | None = None) -> Any:
-    headers = {"Content-Type": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(
-        url, data=None if body is None else json.dumps(body).encode(), headers=headers
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
-            return json.loads(response.read())
-    except OSError as error:
-        raise MlopsError(f"smoke test: {url} failed: {error}") from None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return http.request_json(url, body, headers, timeout=TIMEOUT_S, what=f"smoke test: {url}")
 
 
 def run(base_url: str, profile: dict[str, Any], token: str | None = None) -> dict[str, Any]:
