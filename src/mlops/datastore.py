@@ -1,11 +1,15 @@
-"""The versioned raw data: ``data/`` tracked by ``data.dvc``, one CSV per table and month.
+"""The versioned raw data: ``data/`` tracked by ``data.dvc``, one folder of CSV files per table.
 
-``data.dvc`` records the hash and, in ``meta.months``, which months the version holds, so a
-fresh clone can rebuild exactly that version from the configured source when no remote has it.
+``data.dvc`` records the hash and, in ``meta``, what the version holds: per table its partitions
+and rows, ``months`` (the main table's months) and where collected production batches came from.
+Everything but the batches is derived from the folder whenever a version is recorded, so it
+cannot go stale. A fresh clone rebuilds the recorded months from the configured source when no
+remote has them.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,12 +22,18 @@ from mlops.config import Params
 from mlops.errors import MlopsError
 from mlops.progress import track
 from mlops.schema import PRODUCTION_TABLE
-from mlops.sources import load_source
-from mlops.tables import read_csv, write_atomically
+from mlops.sources import Source, load_source
+from mlops.tables import count_rows, month_files, read_csv, write_atomically
+
+MONTH = re.compile(r"\d{4}-\d{2}")
 
 
 class DataMismatchError(MlopsError):
     """The bytes a source wrote are not the version ``data.dvc`` records."""
+
+
+class DataUnavailableError(MlopsError):
+    """The recorded version is on no reachable remote and cannot be rebuilt on this machine."""
 
 
 def dvc_file(params: Params) -> Path:
@@ -45,40 +55,74 @@ def production_rows(params: Params) -> int:
     return sum(batch["rows"] for batch in _meta(params).get(PRODUCTION_TABLE, []))
 
 
-def _write_months(params: Params, wanted: list[str], every: int = 1) -> None:
+def _partitions(files: list[Path]) -> dict[str, Any]:
+    return {"partitions": [path.stem for path in files], "rows": sum(map(count_rows, files))}
+
+
+def describe(params: Params) -> dict[str, Any]:
+    """What the data folder holds: per table its partitions (file stems) and rows."""
+    folder = params.data.dir
+    tables = {
+        table.name: _partitions(month_files(folder, table.name))
+        for table in sorted(folder.iterdir())
+        if table.is_dir()
+    }
+    main = tables.get(params.data.table, {}).get("partitions", [])
+    return {"months": [name for name in main if MONTH.fullmatch(name)], "tables": tables}
+
+
+def _source(params: Params) -> Source:
     if params.data.source is None:
-        raise DataMismatchError(
-            "no data source configured (params.yaml: data.source) to build from"
+        raise DataUnavailableError(
+            "no data source configured (params.yaml: data.source is null): add files with "
+            "`mlops data import PATH... --table NAME`, which needs no source module"
         )
-    source = load_source(params.data.source)
+    return load_source(params.data.source)
+
+
+def _write_months(source: Source, data_dir: Path, wanted: list[str], every: int = 1) -> None:
     for month in track(wanted, description="Writing months"):
-        source.write_month(month, params.data.dir, every=every)
+        source.write_month(month, data_dir, every=every)
 
 
-def _record(params: Params, meta: dict[str, Any]) -> str:
-    """``dvc add`` the data folder and note what it holds in ``data.dvc``; returns the new hash."""
+def _add(params: Params) -> str:
+    """``dvc add`` the data folder; returns its new hash."""
     dvc.run("add", "--quiet", str(params.data.dir))
+    return dvc.tracked_output(dvc_file(params))["md5"]
+
+
+def record(params: Params, batch: dict[str, Any] | None = None) -> str:
+    """Record the data folder as the new version, described in ``data.dvc``; returns its hash.
+
+    ``batch`` is the provenance of production rows just added; earlier batches are kept while
+    the version still holds a production table.
+    """
+    batches = [*_meta(params).get(PRODUCTION_TABLE, []), *([batch] if batch else [])]
+    md5 = _add(params)
+    meta = describe(params)
+    if PRODUCTION_TABLE in meta["tables"] and batches:
+        meta[PRODUCTION_TABLE] = batches
     path = dvc_file(params)
     document = yaml.safe_load(path.read_text())
     document["outs"][0]["meta"] = meta
     path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return document["outs"][0]["md5"]
+    return md5
 
 
 def create(params: Params, wanted: list[str], every: int = 1) -> str:
     """Write a new data version holding exactly ``wanted`` months (every n-th main-table row)."""
+    source = _source(params)
     shutil.rmtree(params.data.dir, ignore_errors=True)
-    _write_months(params, wanted, every)
-    return _record(params, {"months": sorted(wanted)})
+    _write_months(source, params.data.dir, wanted, every)
+    return record(params)
 
 
 def add_month(params: Params, month: str) -> str:
     """Add one month to the current version: how new data arrives. Returns the new hash."""
-    current = months(params)
-    if month in current:
+    if month in months(params):
         raise ValueError(f"{month} is already in {dvc_file(params)}")
-    _write_months(params, [month])
-    return _record(params, _meta(params) | {"months": sorted([*current, month])})
+    _write_months(_source(params), params.data.dir, [month])
+    return record(params)
 
 
 def as_text(rows: pd.DataFrame) -> pd.DataFrame:
@@ -95,20 +139,27 @@ def as_text(rows: pd.DataFrame) -> pd.DataFrame:
 def add_production(params: Params, rows: pd.DataFrame, provenance: dict[str, Any]) -> str:
     """Add collected, labelled rows (one file per month) as a new version; returns its hash.
 
+    Months are those of ``data.time_column``, or of ``served_at`` when the data has no time.
     ``data.dvc`` lists every batch with where it came from, so lineage reaches back to the log.
     """
     folder = params.data.dir / PRODUCTION_TABLE
     folder.mkdir(parents=True, exist_ok=True)
-    month = rows[params.data.time_column].dt.strftime("%Y-%m")
+    month = rows[params.data.time_column or "served_at"].dt.strftime("%Y-%m")
     for name, part in as_text(rows).groupby(month, sort=True):
         path = folder / f"{name}.csv"
         if path.exists():  # a later batch replaces rows it shares with an earlier one
             part = pd.concat([read_csv(path), part], ignore_index=True)
         part = part.drop_duplicates(["request_id", "row"], keep="last")
         write_atomically(path, lambda tmp, part=part: part.to_csv(tmp, index=False, na_rep="NA"))
-    meta = _meta(params)
-    batches = [*meta.get(PRODUCTION_TABLE, []), provenance]
-    return _record(params, meta | {PRODUCTION_TABLE: batches})
+    return record(params, provenance)
+
+
+def _default_remote() -> str:
+    name = dvc.run("remote", "default", check=False).stdout.strip()
+    if not name:
+        return "no default DVC remote (none is configured)"
+    url = dvc.run("config", f"remote.{name}.url", check=False).stdout.strip()
+    return f"the default DVC remote {name!r} ({url})"
 
 
 def ensure(params: Params) -> str:
@@ -122,20 +173,26 @@ def ensure(params: Params) -> str:
         return "present"
     if folder.exists() and any(folder.iterdir()):
         raise DataMismatchError(
-            f"{folder}/ differs from {path}: record the change with `dvc add {folder}` "
-            f"or discard it with `dvc checkout {path}`"
+            f"{folder}/ differs from {path}: record the change with `mlops data add` "
+            f"(`dvc add {folder}`) or discard it with `dvc checkout {path}`"
         )
     if dvc.run("pull", "--quiet", str(path), check=False).returncode == 0:
         return "pulled"
-    if PRODUCTION_TABLE in _meta(params):
-        raise DataMismatchError(
-            f"{path} holds collected production rows, which only `dvc pull` can restore: "
-            "configure the DVC remote that has them"
+    if params.data.source is None or PRODUCTION_TABLE in _meta(params):
+        why = (
+            "data.source is null, so the DVC remote is the only source"
+            if params.data.source is None
+            else f"{path} holds collected production rows, which only `dvc pull` can restore"
+        )
+        raise DataUnavailableError(
+            f"{why}, and `dvc pull` from {_default_remote()} failed. Point this clone at the "
+            "remote that has the data (`dvc remote add -d NAME URL`), or run `dvc push` on the "
+            "machine that has it; see docs/data.md"
         )
     recorded_text = path.read_text()
     expected = dvc.tracked_output(path)["md5"]
-    _write_months(params, months(params))
-    actual = _record(params, _meta(params))
+    _write_months(_source(params), folder, months(params))
+    actual = _add(params)
     path.write_text(recorded_text)
     if actual != expected:
         raise DataMismatchError(

@@ -12,6 +12,8 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from mlops.errors import MlopsError
+
 
 def score(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
     """ROC AUC, PR AUC, F1 at ``threshold``, log loss and Brier score, rounded for stable diffs."""
@@ -31,6 +33,13 @@ def score(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str,
     }
 
 
+MISSING_SLICE = "(missing)"
+
+
+class SliceColumnError(MlopsError):
+    """A slice column named in ``evaluate.slices`` is not among the scored rows' columns."""
+
+
 def by_slice(
     frame: pd.DataFrame,
     labels: np.ndarray,
@@ -39,10 +48,21 @@ def by_slice(
     columns: list[str],
     min_rows: int,
 ) -> dict[str, dict[str, dict[str, float]]]:
-    """``score`` for every value of every slice column that has at least ``min_rows`` rows."""
+    """``score`` for every value of every slice column that has at least ``min_rows`` rows.
+
+    Values are compared as text, and missing values form their own slice, ``"(missing)"``:
+    rows with an unknown category are a group a model can fail, not something to drop.
+    """
+    absent = [column for column in columns if column not in frame]
+    if absent:
+        raise SliceColumnError(
+            f"slice columns {absent} (evaluate.slices in params.yaml) are not in the scored "
+            f"rows; available columns: {sorted(map(str, frame.columns))}"
+        )
     slices: dict[str, dict[str, dict[str, float]]] = {}
     for column in columns:
-        values = frame[column].astype(str).to_numpy()
+        present = frame[column].notna().to_numpy()
+        values = np.where(present, frame[column].astype(str).to_numpy(), MISSING_SLICE)
         slices[column] = {}
         for value in sorted(set(values)):
             mask = values == value

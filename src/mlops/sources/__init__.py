@@ -2,7 +2,8 @@
 
 A source is a module with ``TABLES`` (the table names it writes) and
 ``write_month(month, data_dir, every=1) -> list[Path]``. ``params.yaml`` (``data.source``) names
-the one in use; the platform never imports a source by name.
+the one in use; the platform never imports a source by name. With ``data.source: null`` the DVC
+remote is the only source, and ``mlops data import`` brings files without writing a module.
 """
 
 from __future__ import annotations
