@@ -8,7 +8,7 @@ import pytest
 
 from mlops import featurize, validate
 from mlops.config import Params, SplitParams
-from mlops.split import time_split
+from mlops.split import SplitError, split, time_split
 
 
 def _shuffled_hours(count: int) -> pd.DataFrame:
@@ -28,8 +28,9 @@ def test_parts_follow_each_other_in_time_even_from_shuffled_rows() -> None:
 
 
 def test_too_short_a_history_is_an_error() -> None:
-    with pytest.raises(ValueError, match=r"leaves \['train'\] empty"):
-        time_split(_shuffled_hours(24 * 10), "time", SplitParams(holdout_days=7, validation_days=3))
+    settings = SplitParams(holdout_days=7, validation_days=3)
+    with pytest.raises(SplitError, match=r"leaves \['train'\] empty"):
+        split(_shuffled_hours(24 * 10), settings, "time", "label")
 
 
 def test_featurized_training_rows_all_precede_validation_and_holdout(

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from mlops import validate
 from mlops.cli import app
 from mlops.config import load_params
+from mlops.errors import MlopsError
 
 FLIGHTS = Path("data/flights/2013-03.csv")
 
@@ -84,10 +85,10 @@ def _previous_outputs() -> dict[Path, bytes]:
             ["'origin'", "isin", "rows [11]", "XYZ"],
             id="unknown-category",
         ),
-        pytest.param(
-            lambda: _edit(FLIGHTS, _blank("tailnum")),
-            ["'tailnum'", "entirely null"],
-            id="all-null-column",
+        pytest.param(  # a column entirely null across the table: tests/test_errors.py
+            lambda: _edit(FLIGHTS, _blank("carrier")),
+            ["'carrier'", "not_nullable"],
+            id="missing-values-in-a-required-column",
         ),
         pytest.param(
             lambda: _repeat_column(FLIGHTS),
@@ -118,7 +119,7 @@ def test_duplicate_feature_name_in_params_is_refused(workspace: Path) -> None:
         .replace("numeric: [distance,", "numeric: [carrier, distance,")
     )
     Path("params.yaml").write_text(text)
-    with pytest.raises(ValueError, match=r"feature names must be unique; repeated: \['carrier'\]"):
+    with pytest.raises(MlopsError, match=r"feature names must be unique; repeated: \['carrier'\]"):
         load_params(Path("params.yaml"))
 
 

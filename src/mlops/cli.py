@@ -49,6 +49,7 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable outpu
 GATE_REJECT_EXIT = 3
 DRIFT_EXIT = 3  # mlops monitor drift: sustained drift, retraining recommended
 DATA_QUALITY_EXIT = 4  # mlops monitor drift: the newest window has a data problem
+NO_DATA_EXIT = 5  # mlops monitor drift: no row scored by the model could be judged
 SchedulerOption = Annotated[str | None, typer.Option(help="Dask scheduler address.")]
 LocalClusterOption = Annotated[int, typer.Option(help="Dask workers started here (0: no).")]
 
@@ -131,6 +132,33 @@ def data_create(
     console.print(f"data.dvc now records {digest}")
 
 
+@data_app.command("import")
+@_reports_failures
+def data_import(
+    paths: Annotated[list[Path], typer.Argument(help="CSV or Parquet files")],
+    table: Annotated[str, typer.Option(help="the table (folder under data.dir) they belong to")],
+    lookup: Annotated[bool, typer.Option(help="keep the table whole, not split by month")] = False,
+    new: Annotated[
+        bool, typer.Option(help="a version of only these files (leave the recorded data out)")
+    ] = False,
+    params: ParamsOption = PARAMS_FILE,
+) -> None:
+    """Import your own files into data/<table>/ as a new data version (then commit data.dvc)."""
+    from mlops.data_import import import_files
+
+    written, digest = import_files(load_params(params), paths, table, lookup, new)
+    console.print(f"wrote {', '.join(map(str, written))}; data.dvc now records {digest}")
+
+
+@data_app.command("add")
+@_reports_failures
+def data_add(params: ParamsOption = PARAMS_FILE) -> None:
+    """Record data/ as it is now as a new version, meta included: use it instead of dvc add."""
+    from mlops import datastore
+
+    console.print(f"data.dvc now records {datastore.record(load_params(params))}")
+
+
 @app.command("validate")
 @_reports_failures
 def validate_command(
@@ -155,7 +183,8 @@ def featurize_command(params: ParamsOption = PARAMS_FILE) -> None:
     from mlops import featurize
 
     for name, part in featurize.run(load_params(params)).items():
-        console.print(f"{name}: {part['rows']} rows, {part['start']} .. {part['end']}")
+        span = f", {part['start']} .. {part['end']}" if "start" in part else ""
+        console.print(f"{name}: {part['rows']} rows{span}")
 
 
 @app.command("train")
@@ -178,6 +207,21 @@ def evaluate_command(params: ParamsOption = PARAMS_FILE) -> None:
     from mlops import evaluate
 
     _print_table("holdout metrics", evaluate.run(load_params(params)))
+
+
+@app.command("serving-check")
+@_reports_failures
+def serving_check_command(
+    schema: Annotated[Path, typer.Option(help="The data contract.")] = SCHEMA_FILE,
+) -> None:
+    """Send holdout rows through the service's request model: scores must equal evaluate's."""
+    from mlops import serving_check
+
+    result = serving_check.run(schema if schema.exists() else None)
+    console.print(
+        f"serving check: {result['rows']} holdout rows, largest difference "
+        f"{result['largest_difference']:.3g} (fast path {'on' if result['fast_path'] else 'off'})"
+    )
 
 
 @app.command("profile")
@@ -334,7 +378,8 @@ def monitor_drift_command(
 ) -> None:
     """Drift and data quality per window, live performance, and whether to retrain.
 
-    Exit code: 0 no drift, 3 sustained drift (retrain), 4 data-quality failure, 1 error.
+    Exit code: 0 no drift, 3 sustained drift (retrain), 4 data-quality failure, 5 no rows this
+    model scored could be judged (is the collector running?), 1 error.
     """
     from mlops import alerts, ci, monitor, monitor_report
 
@@ -359,6 +404,8 @@ def monitor_drift_command(
         raise typer.Exit(DRIFT_EXIT)
     if decision["status"] == monitor.DATA_QUALITY:
         raise typer.Exit(DATA_QUALITY_EXIT)
+    if decision["status"] == monitor.NO_DATA:
+        raise typer.Exit(NO_DATA_EXIT)
 
 
 @monitor_app.command("notify")
@@ -471,7 +518,8 @@ def deploy_smoke_test_command(
     from mlops import artifact, smoke
 
     token = os.environ.get("MLOPS_API_TOKEN")
-    console.print_json(json.dumps(smoke.run(url, artifact.reference(model), token)))
+    input_types = artifact.metadata(model).get("input_types")
+    console.print_json(json.dumps(smoke.run(url, artifact.reference(model), token, input_types)))
 
 
 @report_app.command("pr")

@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlops.errors import MlopsError
 
 PARAMS_FILE = Path("params.yaml")
 SCHEMA_FILE = Path("schema.yaml")
@@ -21,7 +23,7 @@ class _Section(BaseModel):
 class DataParams(_Section):
     dir: Path = Path("data")
     table: str
-    time_column: str
+    time_column: str | None = None  # None: rows have no time; split by random or group
     source: str | None = None
     initial_months: list[str] = Field(default_factory=list)
 
@@ -32,8 +34,25 @@ class ValidateParams(_Section):
 
 
 class TargetParams(_Section):
+    """The label: ``column > threshold``, ``column == positive``, or the column's own 0/1."""
+
     column: str
-    threshold: float
+    threshold: float | None = None
+    positive: str | int | float | bool | None = None
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> TargetParams:
+        if self.threshold is not None and self.positive is not None:
+            raise ValueError("features.target: set threshold or positive, not both")
+        return self
+
+    def describe(self) -> str:
+        """The label rule in words, for metadata, model cards and reports."""
+        if self.threshold is not None:
+            return f"{self.column} > {self.threshold:g}"
+        if self.positive is not None:
+            return f"{self.column} == {self.positive!r}"
+        return f"{self.column} (0/1)"
 
 
 class LookupParams(_Section):
@@ -65,8 +84,30 @@ class FeatureParams(_Section):
 
 
 class SplitParams(_Section):
-    holdout_days: float
-    validation_days: float
+    """How rows become train, validation and holdout parts.
+
+    ``time``: the holdout is the most recent ``holdout_days`` (needs ``data.time_column``);
+    ``random``: shares of rows, stratified by the label; ``group``: shares of the values of
+    ``group_column``, so no group is in two parts.
+    """
+
+    method: Literal["time", "random", "group"] = "time"
+    holdout_days: float | None = Field(default=None, gt=0)
+    validation_days: float | None = Field(default=None, gt=0)
+    holdout_share: float = Field(default=0.2, gt=0, lt=1)
+    validation_share: float = Field(default=0.1, gt=0, lt=1)
+    group_column: str | None = None
+    seed: int = 42
+
+    @model_validator(mode="after")
+    def _settings_of_the_method(self) -> SplitParams:
+        if self.method == "time" and (self.holdout_days is None or self.validation_days is None):
+            raise ValueError("split.method time needs split.holdout_days and validation_days")
+        if self.method == "group" and not self.group_column:
+            raise ValueError("split.method group needs split.group_column")
+        if self.holdout_share + self.validation_share >= 1:
+            raise ValueError("split.holdout_share + validation_share must leave rows to train on")
+        return self
 
 
 class SearchParams(_Section):
@@ -183,6 +224,20 @@ class Params(_Section):
     gitops: GitOpsParams = GitOpsParams()
     lifecycle: LifecycleParams = LifecycleParams()
 
+    @model_validator(mode="after")
+    def _a_time_split_needs_time(self) -> Params:
+        if self.split.method == "time" and self.data.time_column is None:
+            raise ValueError(
+                "split.method is time but data.time_column is not set: name the column that "
+                "orders rows in time, or use split.method random or group"
+            )
+        return self
+
+    @property
+    def context(self) -> list[str]:
+        """Slice columns that are not model inputs: served, collected and kept beside them."""
+        return [name for name in self.evaluate.slices if name not in self.features.names]
+
 
 def params_sha256(document: dict[str, Any]) -> str:
     """A fingerprint of parsed parameters: comments and key order do not change it."""
@@ -190,5 +245,8 @@ def params_sha256(document: dict[str, Any]) -> str:
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:
-    """Read and check ``params.yaml``."""
-    return Params.model_validate(yaml.safe_load(path.read_text()))
+    """Read and check ``params.yaml``; a bad knob is an error naming the file and the knob."""
+    try:
+        return Params.model_validate(yaml.safe_load(path.read_text()))
+    except ValidationError as error:
+        raise MlopsError(f"{path}: {error}") from None

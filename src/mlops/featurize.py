@@ -10,7 +10,7 @@ import pandas as pd
 from mlops import features
 from mlops.config import Params
 from mlops.schema import PRODUCTION_TABLE
-from mlops.split import time_split
+from mlops.split import split
 from mlops.tables import write_json, write_parquet
 from mlops.validate import CLEAN_DIR
 
@@ -22,25 +22,32 @@ def part_path(name: str) -> Path:
     return FEATURES_DIR / f"{name}.parquet"
 
 
+def summary(part: pd.DataFrame, time_column: str | None) -> dict[str, Any]:
+    """Rows and positive rate of a part, and the time it spans when rows have a time."""
+    facts: dict[str, Any] = {
+        "rows": len(part),
+        "positive_rate": round(float(part[features.LABEL].mean()), 6),
+    }
+    if time_column is not None:
+        facts |= {
+            "start": part[time_column].min().isoformat(),
+            "end": part[time_column].max().isoformat(),
+        }
+    return facts
+
+
 def run(params: Params) -> dict[str, Any]:
-    """Build the model frame and split it by time; returns the split summary."""
+    """Build the model frame and split it (``split.method``); returns the split summary."""
     tables = {path.stem: pd.read_parquet(path) for path in sorted(CLEAN_DIR.glob("*.parquet"))}
     production = tables.pop(PRODUCTION_TABLE, None)
     frame = features.build(tables, params.data, params.features)
     if production is not None:  # collected rows are features already: they join here
         frame = pd.concat([frame, production], ignore_index=True)
-    parts = time_split(frame, params.data.time_column, params.split)
-    time = params.data.time_column
-    summary = {
-        name: {
-            "rows": len(part),
-            "positive_rate": round(float(part[features.LABEL].mean()), 6),
-            "start": part[time].min().isoformat(),
-            "end": part[time].max().isoformat(),
-        }
-        for name, part in parts.items()
-    }
+    for name in params.features.categorical:  # one form per category, as the model sees it
+        frame[name] = features.category_text(frame[name])
+    parts = split(frame, params.split, params.data.time_column, features.LABEL)
+    summaries = {name: summary(part, params.data.time_column) for name, part in parts.items()}
     for name, part in parts.items():
         write_parquet(part, part_path(name))
-    write_json(SPLIT_JSON, summary)
-    return summary
+    write_json(SPLIT_JSON, summaries)
+    return summaries

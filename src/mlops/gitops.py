@@ -18,12 +18,13 @@ import pandas as pd
 
 from mlops import alerts, github, monitor_report
 from mlops.config import GitOpsParams
-from mlops.monitor import DATA_QUALITY, DRIFT
+from mlops.monitor import DATA_QUALITY, DRIFT, NO_DATA
 
 RETRAIN_EVENT = "retrain"
 ISSUE_TITLES = {
     DRIFT: "Model monitoring: sustained drift",
     DATA_QUALITY: "Model monitoring: data-quality failure",
+    NO_DATA: "Model monitoring: no traffic to judge",
 }
 
 

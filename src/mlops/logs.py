@@ -33,9 +33,10 @@ class LogLayout:
     numeric: list[str]
     window: str  # a pandas period alias: h, D, W, M
     versions: frozenset[str] | None = None  # rows scored by these model versions only
+    context: tuple[str, ...] = ()  # collected beside the inputs (slices), as text
 
     def arrow_schema(self) -> pa.Schema:
-        inputs = [(name, pa.string()) for name in self.categorical]
+        inputs = [(name, pa.string()) for name in [*self.categorical, *self.context]]
         inputs += [(name, pa.float64()) for name in self.numeric]
         return pa.schema(
             [

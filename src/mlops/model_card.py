@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from mlops import git, lineage
+from mlops.config import TargetParams
 
 
 def _slice_table(slices: dict[str, dict[str, dict[str, float]]]) -> list[str]:
@@ -25,6 +26,25 @@ def _slice_table(slices: dict[str, dict[str, dict[str, float]]]) -> list[str]:
             for value, m in values.items()
         ]
     return lines
+
+
+def _label(params: dict[str, Any]) -> str:
+    """The label rule as params.yaml at the version's commit states it."""
+    target = params.get("features", {}).get("target", {})
+    try:
+        return TargetParams.model_validate(target).describe()
+    except ValueError:  # a params file from before the rule could be checked
+        return str(target)
+
+
+def _holdout(split: dict[str, Any]) -> str:
+    method = split.get("method", "time")
+    if method == "time":
+        return f"the last {split.get('holdout_days')} days of that data"
+    share = f"{split.get('holdout_share', 0.2):.0%}"
+    if method == "group":
+        return f"{share} of the groups of {split.get('group_column')!r}, none shared with training"
+    return f"{share} of the rows, drawn at random, stratified by the label"
 
 
 def render(version: str) -> str:
@@ -47,8 +67,7 @@ def render(version: str) -> str:
         f"- Estimator: `{facts['params']['estimator']}` with {facts['params']['hyperparameters']}",
         f"- Inputs: {', '.join(facts['params']['features']['categorical'] or [])} (categorical); "
         f"{', '.join(facts['params']['features']['numeric'] or [])} (numeric)",
-        f"- Label: `{params.get('features', {}).get('target', {}).get('column')} > "
-        f"{params.get('features', {}).get('target', {}).get('threshold')}`",
+        f"- Label: `{_label(params)}`",
         f"- Code: commit `{commit}`; model `{facts['model_md5']}`",
         "",
         "## Data",
@@ -60,7 +79,7 @@ def render(version: str) -> str:
             f"{batch['since'][:10]} to {batch['until'][:10]} ({batch['label_source']})"
             for batch in facts["data"]["production"]
         ),
-        f"- Holdout: the last {params.get('split', {}).get('holdout_days')} days of that data",
+        f"- Holdout: {_holdout(params.get('split', {}))}",
         "",
         "## Performance on the holdout",
         "",

@@ -36,6 +36,7 @@ from mlops.schema import column_contracts
 from mlops.windows import Summaries, WindowSummary, combine, summarize
 
 NO_DRIFT, DRIFT, DATA_QUALITY, TOO_FEW_ROWS = "no_drift", "drift", "data_quality", "too_few_rows"
+NO_DATA = "no_data"  # nothing this model scored could be judged: a silent feed is a finding
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class Baseline:
     """What a window is compared with: the model's reference profile and its holdout metrics."""
 
     features: dict[str, list[str]]
+    context: tuple[str, ...]  # slice columns collected beside the inputs
     threshold: float
     expected: dict[str, Distribution]
     score: Distribution
@@ -64,6 +66,7 @@ class Baseline:
         digest = artifact.sha256(model / artifact.MODEL_FILE)
         return cls(
             metadata["features"],
+            tuple(metadata.get("context", {})),
             metadata["threshold"],
             reference.distributions(profile),
             Distribution.from_json(profile["score"]),
@@ -192,7 +195,10 @@ def decide(windows: list[dict[str, Any]], settings: MonitorParams) -> dict[str, 
     drifting = [window["window"] for window in recent if window["status"] == DRIFT]
     rule = f"drift in {settings.retrain.k} of the last {settings.retrain.n} judged windows"
     if not windows:
-        status, reason = NO_DRIFT, "no collected rows were scored by this model yet"
+        status, reason = NO_DATA, "no collected rows were scored by this model"
+    elif not judged:
+        status = NO_DATA
+        reason = f"no window has the {settings.min_window_rows} rows needed to judge it"
     elif recent and recent[-1]["status"] == DATA_QUALITY:
         status = DATA_QUALITY
         reason = f"the newest window ({recent[-1]['window']}) has data-quality failures"
@@ -233,7 +239,11 @@ def run(
     baseline = Baseline.load(model, holdout_metrics)
     versions = None if all_versions else baseline.served_as
     layout = logs.LogLayout(
-        baseline.features["categorical"], baseline.features["numeric"], settings.window, versions
+        baseline.features["categorical"],
+        baseline.features["numeric"],
+        settings.window,
+        versions,
+        baseline.context,
     )
     reading = collect(url, layout, scheduler, local_cluster)
     summaries = reading.summaries

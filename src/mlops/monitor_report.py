@@ -116,6 +116,8 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def alert_text(report: dict[str, Any]) -> str:
+    if not report["windows"]:
+        return f"{summary(report)}\nLog: {report['log']}"
     judged = newest(report["windows"])
     return (
         f"{summary(report)}\nNewest window {judged['window']}: {judged['status']}, "

@@ -3,44 +3,85 @@
 Each feature becomes a required field with the contract's type, range, allowed values and
 pattern, so a bad row is refused with a 422 naming the field and the problem instead of
 reaching the model. Features the contract does not describe (derived ones) are finite numbers.
+A category arrives typed as the contract declares it and leaves validation as its text
+(``features.category_value``), the form the model was trained on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    TypeAdapter,
+    WithJsonSchema,
+    create_model,
+)
 
+from mlops.features import category_value
 from mlops.schema import column_contracts
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
+CATEGORICAL, NUMERIC, CONTEXT = "categorical", "numeric", "context"
 
 
-def _field(spec: dict[str, Any], categorical: bool, nullable: bool) -> tuple[Any, Any]:
-    if categorical:
-        kind: Any = Literal[tuple(str(value) for value in spec["isin"])] if "isin" in spec else str
-        field = Field(pattern=spec.get("regex"))
+def _category(spec: dict[str, Any], dtype: str) -> Any:
+    """A category checked as the contract types it (an integer code is an integer), then kept
+    as its text, the form the model was trained on; the API schema shows the contract's type."""
+    base: Any = {"int64": StrictInt, "float64": float}.get(dtype, str)
+    if "isin" in spec:
+        allowed = spec["isin"] if dtype in ("int64", "float64") else [str(v) for v in spec["isin"]]
+        base = Literal[tuple(allowed)]
+    typed = TypeAdapter(
+        Annotated[base, Field(pattern=spec.get("regex")) if base is str else Field()]
+    )
+
+    def as_text(value: Any) -> Any:
+        return category_value(typed.validate_python(value))
+
+    return Annotated[str, BeforeValidator(as_text), WithJsonSchema(typed.json_schema())]
+
+
+def _field(spec: dict[str, Any], kind: str, dtype: str, nullable: bool) -> tuple[Any, Any]:
+    if kind == NUMERIC:
+        annotated: Any = Annotated[float, Field(ge=spec.get("min"), le=spec.get("max"))]
     else:
-        kind = float
-        field = Field(ge=spec.get("min"), le=spec.get("max"))
+        annotated = _category(spec, dtype)
+    if kind == CONTEXT:  # not a model input: optional, kept for slices in monitoring
+        return annotated | None, None
     if nullable or spec.get("nullable", False):
-        kind = kind | None
-    return Annotated[kind, field], ...
+        annotated = annotated | None
+    return annotated, ...
 
 
 def row_model(
     features: dict[str, list[str]],
     schema_file: Path | None,
     nullable: frozenset[str] = frozenset(),
+    input_types: Mapping[str, str] | None = None,
+    context: Mapping[str, str] | None = None,
 ) -> type[BaseModel]:
     """One input row: every feature required; ``null`` where the contract allows missing values
-    or where training rows had them (``nullable``)."""
+    or where training rows had them (``nullable``). Categories are typed as training saw them
+    (``input_types``; an integer-coded category is an integer) and scored as their text.
+    ``context`` columns (slices that are not inputs) may be sent too, to be collected."""
     contract = column_contracts(schema_file)
+    types = input_types or {}
+    kinds = [(CATEGORICAL, features["categorical"]), (NUMERIC, features["numeric"])]
     fields = {
-        name: _field(contract.get(name, {}), categorical, name in nullable)
-        for categorical, names in ((True, features["categorical"]), (False, features["numeric"]))
+        name: _field(contract.get(name, {}), kind, types.get(name, "str"), name in nullable)
+        for kind, names in kinds
         for name in names
+    }
+    fields |= {
+        name: _field(contract.get(name, {}), CONTEXT, dtype, True)
+        for name, dtype in (context or {}).items()
     }
     return create_model("Row", __config__=_STRICT, **fields)
 

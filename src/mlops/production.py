@@ -38,9 +38,14 @@ def labelled_rows(
     missing = sorted(set(params.features.names) - set(period.columns))
     if missing:
         raise MlopsError(f"the collected rows lack features the model needs: {missing}")
-    period[params.data.time_column] = happened.loc[period.index]
+    for name in params.context:  # slices sent beside the inputs; clients may have left them out
+        if name not in period:
+            period[name] = None
+    time = [params.data.time_column] if params.data.time_column else []
+    if time:
+        period[params.data.time_column] = happened.loc[period.index]
     period["served_at"] = pd.to_datetime(period[logs.TIME], utc=True, format="ISO8601")
-    columns = [params.data.time_column, *params.features.names, LABEL, *PROVENANCE]
+    columns = [*time, *params.features.names, *params.context, LABEL, *PROVENANCE]
     return period[columns].reset_index(drop=True), counts
 
 

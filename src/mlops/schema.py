@@ -24,6 +24,10 @@ PROVENANCE = {
 _DTYPES = {"int64": "int64", "float64": "float64", "str": "str", "datetime": "datetime64[ns, UTC]"}
 
 
+class SchemaFileError(MlopsError):
+    """``schema.yaml`` itself says something the contract cannot mean."""
+
+
 class SchemaViolationError(MlopsError):
     """Rows break the data contract. The message names file, column, check and sample rows."""
 
@@ -42,55 +46,67 @@ def column_contracts(schema_file: Path | None) -> dict[str, dict[str, Any]]:
     return columns
 
 
-def _not_entirely_null(series: pd.Series) -> bool:
-    return bool(series.notna().any()) or series.empty
-
-
 def _column(name: str, spec: dict[str, Any]) -> pa.Column:
     unknown = set(spec) - {"dtype", "nullable", "min", "max", "isin", "regex"}
     if unknown or spec.get("dtype") not in _DTYPES:
         raise ValueError(f"schema column {name!r}: unknown keys {sorted(unknown)} or bad dtype")
-    checks = [
-        pa.Check(
-            _not_entirely_null,
-            ignore_na=False,
-            name="not_entirely_null",
-            error="column is entirely null",
-        )
-    ]
+    # "Not entirely null" is a rule about a whole table, not one file: validate.py applies it.
+    checks: list[pa.Check] = []
     if "min" in spec or "max" in spec:
         checks.append(
             pa.Check.in_range(spec.get("min", float("-inf")), spec.get("max", float("inf")))
         )
     if "isin" in spec:
-        checks.append(pa.Check.isin([str(value) for value in spec["isin"]]))
+        checks.append(pa.Check.isin(_allowed(name, spec)))
     if "regex" in spec:
         checks.append(pa.Check.str_matches(spec["regex"]))
-    return pa.Column(_DTYPES[spec["dtype"]], checks, nullable=spec.get("nullable", False))
+    nullable = spec.get("nullable", False)
+    # A nullable integer column needs pandas' nullable integers: int64 cannot hold a missing value.
+    dtype = "Int64" if spec["dtype"] == "int64" and nullable else _DTYPES[spec["dtype"]]
+    return pa.Column(dtype, checks, nullable=nullable)
+
+
+def _allowed(name: str, spec: dict[str, Any]) -> list[Any]:
+    """``isin`` values in the column's type; YAML's unquoted yes/no (booleans) are refused."""
+    values = spec["isin"]
+    if spec["dtype"] in ("int64", "float64"):
+        return list(values)
+    booleans = [value for value in values if isinstance(value, bool)]
+    if booleans:
+        raise SchemaFileError(
+            f"schema column {name!r}: isin holds the booleans {booleans}: YAML reads unquoted "
+            'yes/no/on/off/true/false as booleans; quote them, e.g. isin: ["Yes", "No"]'
+        )
+    return [str(value) for value in values]
 
 
 def production_columns(
     contracts: dict[str, dict[str, Any]],
     categorical: list[str],
     numeric: list[str],
-    time_column: str,
+    time_column: str | None,
     label: str,
+    context: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The contract of collected, labelled rows: features as the tables' contract has them.
 
     These rows enter at the feature level (the service saw features, not raw rows), so each
-    feature keeps its limits from the table it comes from; any may be missing, as after a join.
+    feature keeps its type and limits from the table it comes from (an integer-coded category
+    stays an integer); any may be missing, as after a join. ``context`` columns (slices that
+    are not inputs) are kept beside them.
     """
     kept = {"min", "max", "isin", "regex"}
 
-    def feature(name: str, dtype: str) -> dict[str, Any]:
-        limits = {key: value for key, value in contracts.get(name, {}).items() if key in kept}
-        return {"dtype": dtype, "nullable": True, **limits}
+    def column(name: str, default: str) -> dict[str, Any]:
+        spec = contracts.get(name, {})
+        dtype = spec.get("dtype") if spec.get("dtype") in ("int64", "float64", "str") else None
+        limits = {key: value for key, value in spec.items() if key in kept}
+        return {"dtype": dtype or default, "nullable": True, **limits}
 
     return {
-        time_column: {"dtype": "datetime"},
-        **{name: feature(name, "str") for name in categorical},
-        **{name: feature(name, "float64") for name in numeric},
+        **({time_column: {"dtype": "datetime"}} if time_column else {}),
+        **{name: column(name, "str") for name in [*categorical, *(context or [])]},
+        **{name: {**column(name, "float64"), "dtype": "float64"} for name in numeric},
         label: {"dtype": "int64", "min": 0, "max": 1},
         **PROVENANCE,
     }

@@ -96,6 +96,21 @@ class ServedModel:
     def feature_names(self) -> list[str]:
         return [*self.features["categorical"], *self.features["numeric"]]
 
+    @property
+    def input_types(self) -> dict[str, str]:
+        """Each input's type in requests, as the contract declared it at training."""
+        return dict(self.artifact.metadata.get("input_types", {}))
+
+    @property
+    def context(self) -> dict[str, str]:
+        """Columns requests may carry beside the inputs (slices), collected, never scored."""
+        return dict(self.artifact.metadata.get("context", {}))
+
+    @property
+    def interface(self) -> tuple[Any, ...]:
+        """What a request must look like: a model with another interface is another service."""
+        return (self.features, self.input_types, self.context)
+
     def probabilities(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         if self.fast is not None:
             return self.fast.probabilities(records)

@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 TOKEN_ENV = "MLOPS_API_TOKEN"
 # Above this many rows scoring leaves the event loop, so small requests are not held up.
 INLINE_ROWS = 64
-_OIP_TYPES = {"categorical": "BYTES", "numeric": "FP64"}
+_OIP_TYPES = {"int64": "INT64", "float64": "FP64"}
 RequestIdHeader = Annotated[str | None, Header(max_length=128)]
 # When the scored rows happened (ISO 8601 with a zone), if not now: replays and backfills.
 # Monitoring windows and retraining data are by this time; collection time is kept beside it.
@@ -76,14 +76,20 @@ def create_app(settings: Settings) -> FastAPI:
     )
     first = holder["model"]
     metrics.serving(first.name, first.version, first.sha256, first.fast is not None)
-    row_model = payload.row_model(first.features, settings.schema_file, first.missing_in_training)
+    row_model = payload.row_model(
+        first.features,
+        settings.schema_file,
+        first.missing_in_training,
+        first.input_types,
+        first.context,
+    )
     predict_request = payload.predict_request(row_model, settings.max_rows)
     reloading = asyncio.Lock()
 
     async def reload() -> servable.ServedModel:
         async with reloading:
             new = await asyncio.to_thread(servable.load, *load)
-            if new.features != holder["model"].features:
+            if new.interface != holder["model"].interface:
                 raise ValueError("the new model takes other inputs: deploy it as a new service")
             holder["model"] = new
             metrics.serving(new.name, new.version, new.sha256, new.fast is not None)
@@ -183,7 +189,11 @@ def create_app(settings: Settings) -> FastAPI:
             "versions": [model.version],
             "platform": "scikit-learn",
             "inputs": [
-                {"name": feature, "datatype": _OIP_TYPES[kind], "shape": [-1]}
+                {
+                    "name": feature,
+                    "datatype": _oip_type(kind, model.input_types.get(feature)),
+                    "shape": [-1],
+                }
                 for kind, names in model.features.items()
                 for feature in names
             ],
@@ -246,6 +256,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.state.collector = collector
     return app
+
+
+def _oip_type(kind: str, declared: str | None) -> str:
+    """The tensor type of an input: numbers FP64, categories as the contract types them."""
+    return "FP64" if kind == "numeric" else _OIP_TYPES.get(declared or "str", "BYTES")
 
 
 def _report_reload(task: asyncio.Future[servable.ServedModel]) -> None:

@@ -17,15 +17,20 @@ from mlops.errors import MlopsError
 TIMEOUT_S = 30
 
 
-def typical_row(profile: dict[str, Any]) -> dict[str, Any]:
-    """One input row: each feature's most common category or median value."""
+def typical_row(
+    profile: dict[str, Any], input_types: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """One input row: each feature's most common category (typed as requests send it, an
+    integer for an integer-coded category) or median value."""
     row: dict[str, Any] = {}
+    types = input_types or {}
     for name, document in profile["features"].items():
         column = Distribution.from_json(document)
         if not column.present:
             row[name] = None
         elif column.kind == CATEGORICAL:
-            row[name] = str(column.values[np.argmax(column.counts)])
+            text = str(column.values[np.argmax(column.counts)])
+            row[name] = {"int64": int, "float64": float}.get(types.get(name, "str"), str)(text)
         else:
             middle = np.searchsorted(np.cumsum(column.counts), column.present / 2)
             row[name] = float(column.values[middle])
@@ -37,12 +42,17 @@ def _request(url: str, token: str | None, body: dict[str, Any] | None = None) ->
     return http.request_json(url, body, headers, timeout=TIMEOUT_S, what=f"smoke test: {url}")
 
 
-def run(base_url: str, profile: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+def run(
+    base_url: str,
+    profile: dict[str, Any],
+    token: str | None = None,
+    input_types: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Health, then one prediction; returns what the service answered."""
     base = base_url.rstrip("/")
     if not _request(f"{base}/v2/health/ready", token).get("ready"):
         raise MlopsError(f"smoke test: {base} is not ready")
-    answer = _request(f"{base}/predict", token, {"records": [typical_row(profile)]})
+    answer = _request(f"{base}/predict", token, {"records": [typical_row(profile, input_types)]})
     [prediction] = answer["predictions"]
     if not 0.0 <= prediction["probability"] <= 1.0:
         raise MlopsError(f"smoke test: probability {prediction['probability']} is not in [0, 1]")

@@ -10,8 +10,8 @@ import pandas as pd
 import sklearn
 from sklearn.metrics import precision_recall_curve
 
-from mlops import artifact, features, reference
-from mlops.config import Params
+from mlops import artifact, features, featurize, reference
+from mlops.config import SCHEMA_FILE, Params
 from mlops.featurize import part_path
 from mlops.model import build_model
 from mlops.search import search
@@ -31,7 +31,26 @@ def _inputs_and_labels(name: str, params: Params) -> tuple[pd.DataFrame, pd.Seri
     return features.prediction_inputs(frame, params.features), frame[features.LABEL], frame
 
 
-def run(params: Params) -> dict[str, Any]:
+def input_types(params: Params, schema_file: Path) -> dict[str, dict[str, str]]:
+    """The contract's type of each input and context column, so the service asks for exactly
+    what training saw (an integer-coded category stays an integer in requests)."""
+    from mlops.schema import column_contracts
+
+    contracts = column_contracts(schema_file if schema_file.exists() else None)
+
+    def declared(name: str, default: str) -> str:
+        return str(contracts.get(name, {}).get("dtype", default))
+
+    return {
+        "inputs": {
+            **{name: declared(name, "str") for name in params.features.categorical},
+            **dict.fromkeys(params.features.numeric, "float64"),
+        },
+        "context": {name: declared(name, "str") for name in params.context},
+    }
+
+
+def run(params: Params, schema_file: Path = SCHEMA_FILE) -> dict[str, Any]:
     """Train on the train part; returns the metadata written beside the model."""
     train_x, train_y, train_frame = _inputs_and_labels("train", params)
     valid_x, valid_y, _ = _inputs_and_labels("validation", params)
@@ -45,7 +64,7 @@ def run(params: Params) -> dict[str, Any]:
         if params.train.threshold == "max_f1"
         else float(params.train.threshold)
     )
-    time = params.data.time_column
+    types = input_types(params, schema_file)
     metadata = {
         "estimator": params.train.estimator,
         "hyperparameters": {**params.train.hyperparameters, **tuned},
@@ -54,12 +73,10 @@ def run(params: Params) -> dict[str, Any]:
             "categorical": params.features.categorical,
             "numeric": params.features.numeric,
         },
-        "label": f"{params.features.target.column} > {params.features.target.threshold:g}",
-        "trained_on": {
-            "rows": len(train_x),
-            "start": train_frame[time].min().isoformat(),
-            "end": train_frame[time].max().isoformat(),
-        },
+        "input_types": types["inputs"],
+        "context": types["context"],
+        "label": params.features.target.describe(),
+        "trained_on": featurize.summary(train_frame, params.data.time_column),
         "library_versions": {"scikit-learn": sklearn.__version__},
         "search_trials": trials,
     }

