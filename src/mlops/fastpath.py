@@ -146,7 +146,7 @@ class _Column:
 def _columns(preprocess: ColumnTransformer) -> list[_Column]:
     columns: list[_Column] = []
     for _, transformer, names in preprocess.transformers_:
-        if transformer == "drop":
+        if transformer == "drop" or len(names) == 0:  # an empty selection is never fitted
             continue
         if isinstance(transformer, OrdinalEncoder):
             if transformer.handle_unknown != "use_encoded_value":
