@@ -15,6 +15,9 @@ from mlops.config import Params, load_params
 from mlops.sources import load_source
 
 ROOT = Path(__file__).resolve().parents[1]
+# The fixture project the platform tests run on: never the repository's own config, data or tags,
+# which a fork edits for its own data set (tests/projects/README.md).
+FLIGHTS = ROOT / "tests/projects/flights"
 SAMPLE_EVERY = 25  # every 25th row of the main table: ~6,600 rows over six months
 # Fewer, slower boosting rounds for samples that small: the default ones overfit them.
 SMALL_SAMPLE_PARAMS = {
@@ -58,7 +61,7 @@ def set_params(repo: Path, changes: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="session")
 def params() -> Params:
-    return load_params(ROOT / "params.yaml")
+    return load_params(FLIGHTS / "params.yaml")
 
 
 @pytest.fixture(scope="session")
@@ -73,19 +76,24 @@ def sample_data(tmp_path_factory: pytest.TempPathFactory, params: Params) -> Pat
 
 @pytest.fixture
 def workspace(tmp_path: Path, sample_data: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder with the project's config and the sample data, as the working directory."""
+    """A folder with the fixture project's config and the sample data, as the working directory."""
     for name in ("params.yaml", "schema.yaml"):
-        shutil.copy(ROOT / name, tmp_path / name)
+        shutil.copy(FLIGHTS / name, tmp_path / name)
     shutil.copytree(sample_data, tmp_path / "data")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
-def clone_project(target: Path) -> Path:
-    """A fresh clone of the project with the working tree's changes committed on top.
+def clone_project(target: Path, project: Path | None = FLIGHTS) -> Path:
+    """A fresh clone of the platform configured as ``project``, the working tree's changes on top.
 
     In CI the working tree is the commit, so this is exactly a fresh clone; on a developer's
-    machine it tests the code as it is now. The DVC remote points into the test's folder.
+    machine it tests the code as it is now. Registry tags and the committed gate record are
+    removed, so nothing a fork registered or decided leaks in, and ``project``'s params.yaml and
+    schema.yaml replace the repository's. The repository's data.dvc stays tracked but unread:
+    tests record the project's data version with ``mlops data create`` before they use data.
+    The DVC remote points into the test's folder. ``project=None`` keeps the repository's own
+    config, data version and DVC remote: the project tests (test_project.py).
     """
     run("git", "clone", "--quiet", str(ROOT), str(target), cwd=ROOT)
     listed = run("git", "ls-files", "--cached", "--others", "--exclude-standard", cwd=ROOT)
@@ -95,8 +103,20 @@ def clone_project(target: Path) -> Path:
     for name in wanted:
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, target / name)
-    remote = str(target.parent / "remote")
-    run("dvc", "remote", "modify", "--local", "local", "url", remote, cwd=target)
+    tags = run("git", "tag", "--list", cwd=target).stdout.split()
+    if tags:
+        run("git", "tag", "--delete", *tags, cwd=target)
+    for name in ("reports/gate.json", "reports/gate.md"):
+        (target / name).unlink(missing_ok=True)
+    if project is None:  # the team's remote, read here: a relative folder is relative to ROOT
+        remote = run("dvc", "remote", "default", cwd=ROOT, check=False).stdout.strip()
+        url = run("dvc", "config", f"remote.{remote}.url", cwd=ROOT, check=False).stdout.strip()
+    else:
+        for name in ("params.yaml", "schema.yaml"):
+            shutil.copy(project / name, target / name)
+        remote, url = "local", str(target.parent / "remote")  # whatever a fork named its own
+    if url:
+        run("dvc", "remote", "add", "--local", "--default", "--force", remote, url, cwd=target)
     run("git", "add", "--all", cwd=target)
     run("git", "commit", "--quiet", "--allow-empty", "-m", "working tree", cwd=target)
     return target

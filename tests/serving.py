@@ -22,16 +22,16 @@ from threadpoolctl import threadpool_limits
 from mlops import featurize, train, validate
 from mlops.config import Params
 from mlops.serving_process import free_port
+from tests.conftest import FLIGHTS
 
-ROOT = Path(__file__).resolve().parents[1]
 MLOPS = str(Path(sys.executable).parent / "mlops")
 
 
 def train_project(folder: Path, sample_data: Path, params: Params) -> Path:
-    """A project folder with the sample data, its holdout and a trained ``model/``."""
+    """The fixture project with the sample data, its holdout and a trained ``model/``."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("params.yaml", "schema.yaml"):
-        shutil.copy(ROOT / name, folder / name)
+        shutil.copy(FLIGHTS / name, folder / name)
     shutil.copytree(sample_data, folder / "data")
     # One OpenMP thread: on a busy two-core machine a second one makes training many times slower.
     with chdir(folder), threadpool_limits(1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,13 +13,33 @@ from tests.conftest import clone_project, run
 pytestmark = pytest.mark.slow
 
 
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone whose committed data.dvc records the fixture project's data: as a fresh clone of
+    it has them, with neither the data nor DVC's cache."""
+    clone = clone_project(tmp_path_factory.mktemp("datastore") / "clone")
+    run("mlops", "data", "create", cwd=clone)
+    run("git", "add", "data.dvc", cwd=clone)
+    # Empty when the repository records the same version, as the template does.
+    run("git", "commit", "--quiet", "--allow-empty", "-m", "the fixture's data", cwd=clone)
+    run("rm", "-rf", "data", ".dvc/cache", cwd=clone)
+    return clone
+
+
 @pytest.fixture
-def clone(tmp_path: Path) -> Path:
-    return clone_project(tmp_path / "clone")
+def clone(recorded: Path, tmp_path: Path) -> Path:
+    """A copy of ``recorded`` with a DVC remote of its own."""
+    copy = tmp_path / "clone"
+    shutil.copytree(recorded, copy, symlinks=True)
+    remote = run("dvc", "remote", "default", cwd=copy).stdout.strip()
+    run("dvc", "remote", "modify", "--local", remote, "url", str(tmp_path / "remote"), cwd=copy)
+    return copy
 
 
 def test_fresh_clone_rebuilds_exactly_the_recorded_version_then_pulls_it(clone: Path) -> None:
     assert not (clone / "data").exists()
+    months = yaml.safe_load((clone / "data.dvc").read_text())["outs"][0]["meta"]["months"]
+    assert months == ["2013-01", "2013-02", "2013-03", "2013-04", "2013-05", "2013-06"]
     assert run("mlops", "data", "pull", cwd=clone).stdout.strip() == "data: rebuilt"
     assert "up to date" in run("dvc", "status", "data.dvc", cwd=clone).stdout
     assert run("git", "status", "--porcelain", cwd=clone).stdout == ""

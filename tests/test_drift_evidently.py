@@ -23,7 +23,7 @@ from mlops.config import Params
 from mlops.distribution import CATEGORICAL, NUMERIC, Distribution
 from mlops.drift import column_drift
 from mlops.replay import featurized_months
-from tests.conftest import ROOT, run
+from tests.conftest import FLIGHTS, ROOT, run
 from tests.monitoring import write_log
 from tests.serving import MLOPS
 
@@ -49,7 +49,7 @@ def windows(
 ) -> dict[str, pd.DataFrame]:
     """Rows by the monitor's monthly (UTC) window: March from training, July from the source."""
     folder = tmp_path_factory.mktemp("july")
-    july = featurized_months(folder, params, ["2013-07"], 25, ROOT / "schema.yaml")
+    july = featurized_months(folder, params, ["2013-07"], 25, FLIGHTS / "schema.yaml")
     rows = {"2013-03": training_rows, "2013-07": july}
     return {
         name: frame[logs.window_of(frame[params.data.time_column], "M") == name]

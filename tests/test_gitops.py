@@ -20,7 +20,7 @@ from mlops.config import GitOpsParams, Params
 from mlops.local_github import REPOSITORY
 from mlops.rehearsal import Project, project
 from mlops.replay import featurized_months
-from tests.conftest import ROOT, SMALL_SAMPLE_PARAMS, clone_project, run, set_params
+from tests.conftest import FLIGHTS, SMALL_SAMPLE_PARAMS, clone_project, run, set_params
 from tests.serving import Server
 
 pytestmark = pytest.mark.slow
@@ -140,7 +140,7 @@ def test_4_drift_in_production_opens_an_issue_and_dispatches_retraining(
         params,
         ["2013-07", "2013-08"],
         every=10,
-        schema_file=ROOT / "schema.yaml",
+        schema_file=FLIGHTS / "schema.yaml",
     )
     collected = tmp_path / "collected"
     model = team.repo / "build/registry/v1.0.0"

@@ -19,7 +19,7 @@ from mlops.config import MonitorParams, Params
 from mlops.distribution import NUMERIC, Distribution
 from mlops.features import LABEL
 from mlops.replay import featurized_months
-from tests.conftest import ROOT, run
+from tests.conftest import FLIGHTS, run
 from tests.monitoring import write_feedback, write_log
 from tests.serving import MLOPS
 
@@ -45,7 +45,7 @@ def summer(tmp_path_factory: pytest.TempPathFactory, params: Params) -> pd.DataF
     """July and August (every 10th flight): the season the winter-spring model never saw."""
     folder = tmp_path_factory.mktemp("summer")
     return featurized_months(
-        folder, params, ["2013-07", "2013-08"], every=10, schema_file=ROOT / "schema.yaml"
+        folder, params, ["2013-07", "2013-08"], every=10, schema_file=FLIGHTS / "schema.yaml"
     )
 
 

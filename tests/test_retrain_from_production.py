@@ -13,7 +13,7 @@ import yaml
 from mlops.config import Params
 from mlops.features import LABEL
 from mlops.replay import featurized_months
-from tests.conftest import ROOT, SMALL_SAMPLE_PARAMS, clone_project, run, set_params
+from tests.conftest import FLIGHTS, SMALL_SAMPLE_PARAMS, clone_project, run, set_params
 from tests.monitoring import write_feedback, write_log
 
 pytestmark = pytest.mark.slow
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 def _collect_july(folder: Path, params: Params, log: Path, labelled_every: int) -> pd.DataFrame:
     """July's flights scored in production; every n-th of them got its true label back."""
     july = featurized_months(
-        folder, params, ["2013-07"], every=20, schema_file=ROOT / "schema.yaml"
+        folder, params, ["2013-07"], every=20, schema_file=FLIGHTS / "schema.yaml"
     ).reset_index(drop=True)
     features = {"categorical": params.features.categorical, "numeric": params.features.numeric}
     write_log(log, july, features, params.data.time_column, model_version="abc123")
@@ -79,7 +79,7 @@ def test_rows_breaking_the_contract_never_become_data(tmp_path: Path, params: Pa
     repo = clone_project(tmp_path / "project")
     log = tmp_path / "log"
     july = featurized_months(
-        tmp_path / "july", params, ["2013-07"], every=50, schema_file=ROOT / "schema.yaml"
+        tmp_path / "july", params, ["2013-07"], every=50, schema_file=FLIGHTS / "schema.yaml"
     )
     july.loc[july.index[:3], "distance"] = -5.0  # the contract says at least 1 mile
     features = {"categorical": params.features.categorical, "numeric": params.features.numeric}
