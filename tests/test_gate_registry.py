@@ -164,6 +164,12 @@ def test_a_better_candidate_passes_and_order_is_enforced_then_rolled_back(repo: 
     assert "prod" not in new["holds"]
     assert new["params"]["hyperparameters"]["max_iter"] == 100
 
+    # The fix is out: the rolled-back version goes back to production with a new assignment.
+    run("mlops", "registry", "promote", "v1.1.0", "--stage", "prod", "--actor", "fay", cwd=repo)
+    again = lineage(repo, "--stage", "prod")
+    assert again["version"] == "v1.1.0"
+    assert [(s["stage"], s["actor"]) for s in again["stages"]][-1] == ("prod", "fay")
+
 
 def test_the_champion_is_rescored_on_the_current_holdout(repo: Path) -> None:
     recorded_at_training = json.loads(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from mlops import features
@@ -128,7 +129,48 @@ def load(folder: Path) -> ModelArtifact:
     if untrusted:
         raise UntrustedModelError(f"{path} holds types that are not trusted: {untrusted}")
     pipeline = sio.load(path, trusted=TRUSTED_TYPES)
+    for step in pipeline.named_steps.values():
+        if hasattr(step, "_predictors"):
+            check_trees(step, path)
     return ModelArtifact(pipeline, metadata(folder))
+
+
+def check_trees(estimator: Any, path: Path) -> None:
+    """Refuse tree arrays that are not trees before anything walks them.
+
+    skops trusts ``TreePredictor`` only by type; scikit-learn walks its node arrays without
+    bounds checks, so a crafted child index crashes the process and a node that is its own
+    child loops forever. Trees are stored in pre-order: each child comes after its parent, and
+    every node but the root has exactly one parent; features and category bitsets are in range.
+    """
+    features = int(estimator.n_features_in_)
+    for iteration, predictors in enumerate(estimator._predictors):
+        for number, predictor in enumerate(predictors):
+            nodes = predictor.nodes
+            count = len(nodes)
+            inner = np.flatnonzero(~nodes["is_leaf"].astype(bool))
+            left = nodes["left"][inner].astype(np.int64)
+            right = nodes["right"][inner].astype(np.int64)
+            parents = np.bincount(np.concatenate([left, right]).clip(0, count), minlength=count + 1)
+            categorical = inner[nodes["is_categorical"][inner].astype(bool)]
+            problems = {
+                "a child index out of range or not after its parent": bool(
+                    ((left <= inner) | (right <= inner) | (left >= count) | (right >= count)).any()
+                ),
+                "a node with no parent or two": bool(parents[0] or (parents[1:count] != 1).any()),
+                "a feature index out of range": bool(
+                    (nodes["feature_idx"][inner].astype(np.int64) >= features).any()
+                ),
+                "a category bitset out of range": bool(
+                    (nodes["bitset_idx"][categorical] >= len(predictor.raw_left_cat_bitsets)).any()
+                ),
+            }
+            found = [problem for problem, present in problems.items() if present]
+            if found:
+                raise UntrustedModelError(
+                    f"{path}: tree {number} of iteration {iteration} is not a tree: "
+                    f"{', '.join(found)}"
+                )
 
 
 def metadata(folder: Path) -> dict[str, Any]:

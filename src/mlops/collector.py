@@ -137,8 +137,12 @@ class Collector:
         if isinstance(self._fs, LocalFileSystem):
             self._fs.makedirs(f"{self._root}/{folder}", exist_ok=True)
             hidden = f"{self._root}/{folder}/.{name}.tmp"
-            self._fs.pipe_file(hidden, data)
-            self._fs.mv(hidden, path)
+            try:
+                self._fs.pipe_file(hidden, data)
+                self._fs.mv(hidden, path)
+            finally:  # a failed write (a full disk) leaves no hidden file behind
+                if self._fs.exists(hidden):
+                    self._fs.rm_file(hidden)
         else:
             self._fs.pipe_file(path, data)
 

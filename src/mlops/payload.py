@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictFloat,
     StrictInt,
     TypeAdapter,
     WithJsonSchema,
@@ -29,6 +30,7 @@ from mlops.schema import column_contracts
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 CATEGORICAL, NUMERIC, CONTEXT = "categorical", "numeric", "context"
+REQUEST_ID_LENGTH = 128
 
 
 def _category(spec: dict[str, Any], dtype: str) -> Any:
@@ -49,8 +51,8 @@ def _category(spec: dict[str, Any], dtype: str) -> Any:
 
 
 def _field(spec: dict[str, Any], kind: str, dtype: str, nullable: bool) -> tuple[Any, Any]:
-    if kind == NUMERIC:
-        annotated: Any = Annotated[float, Field(ge=spec.get("min"), le=spec.get("max"))]
+    if kind == NUMERIC:  # a JSON number: "1400" and true are not numbers
+        annotated: Any = Annotated[StrictFloat, Field(ge=spec.get("min"), le=spec.get("max"))]
     else:
         annotated = _category(spec, dtype)
     if kind == CONTEXT:  # not a model input: optional, kept for slices in monitoring
@@ -111,9 +113,9 @@ class Feedback(BaseModel):
     """The true label of a scored row, sent when it becomes known."""
 
     model_config = _STRICT
-    request_id: Annotated[str, Field(min_length=1, max_length=128)]
-    row: Annotated[int, Field(ge=0)] = 0
-    label: Literal[0, 1]
+    request_id: Annotated[str, Field(min_length=1, max_length=REQUEST_ID_LENGTH)]
+    row: Annotated[StrictInt, Field(ge=0)] = 0
+    label: Annotated[StrictInt, Field(ge=0, le=1)]  # 0 or 1; JSON false is not a label
 
 
 class InferInput(BaseModel):
@@ -127,7 +129,8 @@ class InferInput(BaseModel):
 
 
 class InferRequest(BaseModel):
-    id: str | None = None
+    # Copied into every collected row: as bounded as X-Request-ID.
+    id: Annotated[str, Field(min_length=1, max_length=REQUEST_ID_LENGTH)] | None = None
     parameters: dict[str, Any] | None = None
     inputs: Annotated[list[InferInput], Field(min_length=1)]
     outputs: list[dict[str, Any]] | None = None

@@ -216,7 +216,9 @@ def promote(version: str, stage: str, actor: str, reason: str, push: bool = Fals
         if digest != registration.note.get("gate_sha256"):
             raise RegistryError(f"the gate record of {version} changed after it was registered")
         extra["gate_sha256"] = digest
-    gto_cli.assign(model_entry().name, version, stage, _note(actor, reason, **extra), push)
+    note = _note(actor, reason, **extra)
+    # A version that held the stage before (then rolled back) takes it with a new assignment.
+    gto_cli.assign(model_entry().name, version, stage, note, push, again=stage in reached)
 
 
 def rollback(

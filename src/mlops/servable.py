@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,10 @@ from mlops.features import model_inputs as typed_inputs
 
 log = logging.getLogger(__name__)
 PARITY_ROWS = 2000
+
+
+class ModelLoadError(MlopsError):
+    """The model folder is damaged: an unreadable archive, a broken metadata or profile file."""
 
 
 class ModelHashError(MlopsError):
@@ -135,9 +140,14 @@ def load(
             f"{location.folder / artifact.MODEL_FILE} has sha256 {digest}, "
             f"expected {expected_sha256}"
         )
-    loaded = artifact.load(location.folder)
-    profile = artifact.reference(location.folder)
-    fast, difference = _fast_path(loaded, profile, parity_data)
+    try:
+        loaded = artifact.load(location.folder)
+        profile = artifact.reference(location.folder)
+        fast, difference = _fast_path(loaded, profile, parity_data)
+        missing = frozenset(name for name, doc in profile["features"].items() if doc["missing"])
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:
+        # A damaged folder is refused as a whole: a running service keeps its old model.
+        raise ModelLoadError(f"cannot load the model in {location.folder}: {error!r}") from None
     return ServedModel(
         name=location.name,
         version=location.version or digest[:12],
@@ -145,9 +155,7 @@ def load(
         artifact=loaded,
         fast=fast,
         parity=difference,
-        missing_in_training=frozenset(
-            name for name, doc in profile["features"].items() if doc["missing"]
-        ),
+        missing_in_training=missing,
     )
 
 

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
+import pandas as pd
 import uvicorn
 from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, ValidationError
 from threadpoolctl import threadpool_limits
 
 from mlops import payload, servable
@@ -40,10 +41,27 @@ TOKEN_ENV = "MLOPS_API_TOKEN"
 # Above this many rows scoring leaves the event loop, so small requests are not held up.
 INLINE_ROWS = 64
 _OIP_TYPES = {"int64": "INT64", "float64": "FP64"}
-RequestIdHeader = Annotated[str | None, Header(max_length=128)]
+RequestIdHeader = Annotated[str | None, Header(max_length=payload.REQUEST_ID_LENGTH)]
 # When the scored rows happened (ISO 8601 with a zone), if not now: replays and backfills.
 # Monitoring windows and retraining data are by this time; collection time is kept beside it.
-EventTimeHeader = Annotated[AwareDatetime | None, Header()]
+
+
+EVENT_TIMES = (pd.Timestamp.min.tz_localize(UTC), pd.Timestamp.max.tz_localize(UTC))
+
+
+def _in_utc(value: datetime) -> datetime:
+    """The event time in UTC, within the times monitoring windows can hold (pandas' range)."""
+    try:
+        stamp = pd.Timestamp(value).tz_convert(UTC)
+    except (OverflowError, ValueError):  # beyond Python's own years once in UTC
+        stamp = None
+    if stamp is None or not EVENT_TIMES[0] <= stamp <= EVENT_TIMES[1]:
+        low, high = (f"{bound:%Y-%m-%d}" for bound in EVENT_TIMES)
+        raise ValueError(f"the event time must lie between {low} and {high} (UTC)")
+    return stamp.to_pydatetime()
+
+
+EventTimeHeader = Annotated[Annotated[AwareDatetime, AfterValidator(_in_utc)] | None, Header()]
 
 
 @dataclass(frozen=True)
@@ -287,7 +305,7 @@ def _rows(
 ) -> list[dict[str, Any]]:
     """One collector record per scored row; ``event_time`` is when the rows happened, if given."""
     time = now()
-    happened = {} if event_time is None else {"event_time": event_time.astimezone(UTC).isoformat()}
+    happened = {} if event_time is None else {"event_time": event_time.isoformat()}
     return [
         {
             "id": uuid.uuid4().hex,
@@ -318,8 +336,11 @@ def _records(
     for index in range(rows):
         try:
             row = row_model.model_validate({name: data[index] for name, data in columns.items()})
-        except ValueError as error:
-            raise HTTPException(400, f"row {index}: {error}") from None
+        except ValidationError as error:  # named, not echoed: the input may be large
+            problems = "; ".join(
+                f"{'.'.join(map(str, item['loc']))}: {item['msg']}" for item in error.errors()
+            )
+            raise HTTPException(400, f"row {index}: {problems}") from None
         records.append(row.model_dump())
     return records
 
@@ -329,5 +350,10 @@ def serve(settings: Settings, host: str, port: int) -> None:
     threadpool_limits(1)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     token = settings.token or os.environ.get(TOKEN_ENV) or None
+    if token is None:
+        log.warning(
+            "no bearer token ($%s): scoring and reloads are open to anyone who reaches this port",
+            TOKEN_ENV,
+        )
     app = create_app(replace(settings, token=token))
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
