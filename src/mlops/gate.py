@@ -129,7 +129,7 @@ def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> dict[str, Any
         ) from error
     labels = holdout[LABEL].to_numpy()
     scores = model.pipeline.predict_proba(inputs)[:, 1]
-    timing = latency.single_row(model, inputs, params.profile.single_row_calls)
+    timing = latency.single_row(folder, inputs, params.profile.single_row_calls)
     return {
         "metrics": score(labels, scores, model.threshold),
         "slices": by_slice(
