@@ -29,8 +29,7 @@ def test_single_row_latency_keeps_its_verdict_beside_cpu_bound_processes(
     inputs = artifact.load(folder).inputs(holdout)
     quiet = latency.single_row(folder, inputs, CALLS)
     busy = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        for _ in range(BUSY_PROCESSES)
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(BUSY_PROCESSES)
     ]
     try:
         loaded = latency.single_row(folder, inputs, CALLS)
