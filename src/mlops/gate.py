@@ -205,6 +205,11 @@ def _number(value: float | None) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
 
 
+def _months(data: dict[str, Any]) -> str:
+    """The months the data version holds, when its rows have a time."""
+    return f", months {', '.join(data['months'])}" if data.get("months") else ""
+
+
 def _production(data: dict[str, Any]) -> str:
     rows = data.get("production_rows", 0)
     return f", plus {rows:,} labelled production rows" if rows else ""
@@ -224,7 +229,7 @@ def markdown(record: dict[str, Any]) -> str:
         "",
         f"Candidate `{record['candidate']['model_md5'][:12]}` against {against} "
         f"the current holdout ({record['holdout_rows']:,} rows; data `{record['data']['md5'][:12]}`"
-        f", months {', '.join(record['data']['months']) or 'unrecorded'}"
+        f"{_months(record['data'])}"
         f"{_production(record['data'])}).",
         "",
         "| rule | value | limit | candidate | champion | result |",
