@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import artifact, features, gate
+from mlops import artifact, features, gate, reference
 from mlops.config import load_params
 from mlops.model import build_model
 from tests.conftest import clone_project, run, set_params
@@ -127,6 +127,19 @@ def test_a_clearly_worse_candidate_is_rejected_and_nothing_is_registered(repo: P
     assert "floor roc_auc" in refused.stderr
     assert tags(repo) == before
 
+    # A record edited by hand to say promote is refused: its numbers fail its own rules.
+    forged = {
+        **record,
+        "verdict": "promote",
+        "rules": [{**rule, "passed": True} for rule in record["rules"]],
+    }
+    (repo / "reports/gate.json").write_text(json.dumps(forged, indent=2) + "\n")
+    run("git", "commit", "--quiet", "-am", "forged gate record", cwd=repo)
+    refused = run("mlops", "registry", "register", cwd=repo, check=False)
+    assert refused.returncode == 1
+    assert "does not follow from its numbers" in refused.stderr
+    assert tags(repo) == before
+
 
 def test_a_better_candidate_passes_and_order_is_enforced_then_rolled_back(repo: Path) -> None:
     better = {
@@ -222,7 +235,9 @@ def test_an_overall_gain_with_one_slice_lost_is_rejected(production: Path, tmp_p
     }
     scored = {}
     for name, pipeline in models.items():
-        artifact.save(tmp_path / name, pipeline, meta, {})
+        scores = pipeline.predict_proba(inputs)[:, 1]
+        profile = reference.build(inputs, params.features.categorical, scores)
+        artifact.save(tmp_path / name, pipeline, meta, profile)
         scored[name] = gate._score(tmp_path / name, holdout, scoring)
     decided = {
         rule.name: rule for rule in gate.decide(rules, scored["challenger"], scored["champion"])

@@ -18,7 +18,9 @@ from typing import Any, Literal
 import yaml
 
 from mlops import dvc, git, gto_cli
+from mlops.config import GateParams
 from mlops.errors import MlopsError
+from mlops.gate_rules import decide
 
 GTO_CONFIG = Path(".gto")
 GATE_RECORD = "reports/gate.json"
@@ -102,9 +104,36 @@ def gate_record(revision: str) -> tuple[dict[str, Any], str]:
     return json.loads(text), hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def _rules_at(revision: str) -> GateParams:
+    """The gate rules of ``params.yaml`` at ``revision``."""
+    params = yaml.safe_load(git.show(revision, "params.yaml") or "{}") or {}
+    return GateParams.model_validate(params.get("gate", {}))
+
+
+def _follows_from_its_numbers(record: dict[str, Any], revision: str) -> None:
+    """A record's rules and verdict must be what the rules of ``revision`` make of its own
+    numbers: a verdict or a rule edited by hand is refused, not trusted."""
+    try:
+        rules = decide(_rules_at(revision), record["candidate"], record["champion"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise RegistryError(f"the gate record at {revision} is incomplete: {error!r}") from None
+    derived = [(rule.name, rule.passed) for rule in rules]
+    recorded = [(rule.get("name"), rule.get("passed")) for rule in record.get("rules", [])]
+    verdict = "promote" if all(passed for _, passed in derived) else "reject"
+    if derived != recorded or record.get("verdict") != verdict:
+        changed = sorted(set(recorded) ^ set(derived))
+        raise RegistryError(
+            f"the gate record at {revision} does not follow from its numbers and the gate rules "
+            f"of params.yaml there (differs in {changed or 'verdict'}): run `mlops gate` again "
+            "and commit its record unedited"
+        )
+
+
 def _promotable(revision: str) -> str:
-    """The gate record's hash, if it says promote for the model committed at ``revision``."""
+    """The gate record's hash, if it says promote for the model committed at ``revision`` and
+    its verdict follows from its own numbers."""
     record, digest = gate_record(revision)
+    _follows_from_its_numbers(record, revision)
     if record.get("verdict") != "promote":
         failed = [rule["name"] for rule in record.get("rules", []) if not rule["passed"]]
         raise RegistryError(
