@@ -51,7 +51,7 @@ def test_pandas_scores_equal_the_pipeline(scored: dict[str, Path], trained_proje
     expected = model.pipeline.predict_proba(inputs)[:, 1]
     assert np.array_equal(frame["predicted_probability"].to_numpy(), expected)
     assert (frame["predicted_label"] == (expected >= model.threshold)).all()
-    digest = servable.sha256(trained_project / "model" / artifact.MODEL_FILE)
+    digest = artifact.digest(trained_project / "model")
     assert set(frame["model_version"]) == {digest[:12]}
 
 

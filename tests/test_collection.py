@@ -257,10 +257,7 @@ def test_reload_under_load_fails_no_request(
         "second": _second_model(trained_project, params, tmp_path / "second"),
     }
     shutil.copytree(project / "model", versions["first"])
-    digests = {
-        name: servable.sha256(folder / artifact.MODEL_FILE)[:12]
-        for name, folder in versions.items()
-    }
+    digests = {name: artifact.digest(folder)[:12] for name, folder in versions.items()}
     rows = holdout_records(trained_project, params, 100)
     swaps: list[str] = []
     finished = threading.Event()
@@ -301,7 +298,7 @@ def test_a_reload_to_other_bytes_than_pinned_is_refused_and_the_old_model_serves
 ) -> None:
     project = tmp_path / "project"
     shutil.copytree(trained_project / "model", project / "model")
-    pinned = servable.sha256(project / "model" / artifact.MODEL_FILE)
+    pinned = artifact.digest(project / "model")
     other = _second_model(trained_project, params, tmp_path / "other")
     rows = holdout_records(trained_project, params, 3)
     with serving(

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlops import artifact, features, featurize, logs, monitor, servable
+from mlops import artifact, features, featurize, logs, monitor
 from mlops.config import Params
 from mlops.distribution import CATEGORICAL, NUMERIC, Distribution
 from mlops.drift import column_drift
@@ -133,7 +133,7 @@ def test_large_reference_agrees_through_the_monitor_and_column_by_column(
         "numeric": params.features.numeric,
     }
     # Logged under the version the service names this model by: monitoring judges its own rows.
-    version = servable.sha256(trained_project / "model" / artifact.MODEL_FILE)[:12]
+    version = artifact.digest(trained_project / "model")[:12]
     log = write_log(
         tmp_path / "log",
         pd.concat(windows.values()),

@@ -258,6 +258,20 @@ def test_a_champion_that_cannot_be_fetched_is_an_error_not_a_reject(repo: Path) 
     assert gate_record(repo)["champion"]["version"] == "v1.0.0"  # the last decision stands
 
 
+def test_a_fetch_of_other_bytes_than_registered_is_refused(repo: Path) -> None:
+    """A cache (or remote) object changed after registration: ``dvc get`` fetches it without a
+    word, the registry's check of the folder's sha256 refuses it."""
+    registered = lineage(repo, "v1.0.0")
+    assert len(registered["model_sha256"]) == 64
+    metadata = hashlib.md5((repo / "model/model.json").read_bytes()).hexdigest()
+    cached = repo / ".dvc/cache/files/md5" / metadata[:2] / metadata[2:]
+    cached.chmod(0o644)
+    cached.write_text(cached.read_text().replace('"threshold"', '"threshold": 0.0, "was"'))
+    refused = run("mlops", "registry", "fetch", "v1.0.0", "--out", "build/r", cwd=repo, check=False)
+    assert refused.returncode == 1
+    assert "registered as " + registered["model_sha256"] in refused.stderr
+
+
 def test_the_service_serves_the_production_version_from_the_registry(repo: Path) -> None:
     import httpx
 

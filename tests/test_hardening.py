@@ -189,3 +189,20 @@ def test_collected_rows_keep_their_event_time_in_utc(server: Server, rows: list)
     ]
     assert [record["event_time"] for record in records] == ["2013-07-01T12:00:00+00:00"]
     assert np.isfinite(records[0]["outputs"]["probability"])
+
+
+def test_a_pin_covers_every_file_of_the_model_folder(trained_project: Path, tmp_path: Path) -> None:
+    """Editing model.json (the threshold) changes the folder's sha256: a pinned service refuses
+    the reload and keeps serving what it was pinned to."""
+    project = tmp_path / "project"
+    shutil.copytree(trained_project / "model", project / "model")
+    pinned = artifact.digest(project / "model")
+    with serving(project, "--sha256", pinned) as running:
+        metadata = json.loads((project / "model" / artifact.METADATA_FILE).read_text())
+        metadata["threshold"] = 0.0
+        (project / "model" / artifact.METADATA_FILE).write_text(json.dumps(metadata))
+        refused = httpx.post(f"{running.url}/admin/reload", timeout=60)
+        assert refused.status_code == 409
+        assert f"expected {pinned}" in refused.text
+        version = httpx.get(f"{running.url}/v2/models/model").json()["versions"]
+    assert version == [pinned[:12]]

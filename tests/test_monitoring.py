@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import artifact, featurize, monitor, servable
+from mlops import artifact, featurize, monitor
 from mlops.config import MonitorParams, Params
 from mlops.distribution import NUMERIC, Distribution
 from mlops.features import LABEL
@@ -32,7 +32,7 @@ def model_features(trained_project: Path) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def served_as(trained_project: Path) -> str:
     """The version the service writes in its logs for the trained model."""
-    return servable.sha256(trained_project / "model" / artifact.MODEL_FILE)[:12]
+    return artifact.digest(trained_project / "model")[:12]
 
 
 @pytest.fixture(scope="module")

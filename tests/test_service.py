@@ -39,7 +39,7 @@ def test_predict_equals_the_pipeline_one_row_and_many(
     server: Server, trained_project: Path, rows: list[dict[str, Any]]
 ) -> None:
     model = artifact.load(trained_project / "model")
-    digest = servable.sha256(trained_project / "model" / artifact.MODEL_FILE)
+    digest = artifact.digest(trained_project / "model")
     many = httpx.post(f"{server.url}/predict", json={"records": rows}).json()
     one = [
         httpx.post(f"{server.url}/predict", json={"records": [row]}).json()["predictions"][0]

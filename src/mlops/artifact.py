@@ -179,12 +179,20 @@ def metadata(folder: Path) -> dict[str, Any]:
 
 
 def sha256(path: Path) -> str:
-    """The file's SHA-256: what names a served model and what deployments pin."""
-    digest = hashlib.sha256()
+    """The file's SHA-256."""
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def digest(folder: Path) -> str:
+    """The SHA-256 of the model folder's manifest (every file's name and SHA-256): what names a
+    served model, what registration records and what deployments pin. Changing any file —
+    the threshold in ``model.json``, the profile — changes it, not only the pipeline's bytes."""
+    files = sorted(
+        path for path in folder.rglob("*") if path.is_file() and not path.name.startswith(".")
+    )
+    manifest = "".join(f"{path.relative_to(folder).as_posix()}\0{sha256(path)}\n" for path in files)
+    return hashlib.sha256(manifest.encode("utf-8")).hexdigest()
 
 
 def reference(folder: Path) -> dict[str, Any]:

@@ -40,7 +40,7 @@ class Scorer:
     @classmethod
     def load(cls, folder: Path) -> Scorer:
         model = artifact.load(folder)
-        version = servable.sha256(folder / artifact.MODEL_FILE)[:12]  # as the service names it
+        version = artifact.digest(folder)[:12]  # as the service names it
         return cls(model.pipeline, model.metadata["features"], model.threshold, version)
 
     def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:

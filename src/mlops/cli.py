@@ -249,7 +249,7 @@ def serve_command(
     ] = None,
     sha256: Annotated[
         str | None,
-        typer.Option(envvar="MLOPS_MODEL_SHA256", help="Refuse a model file with another hash."),
+        typer.Option(envvar="MLOPS_MODEL_SHA256", help="Refuse a model folder of another sha256."),
     ] = None,
     collect: Annotated[
         str | None,
@@ -494,10 +494,10 @@ def deploy_pin_command(
     push: Annotated[bool, typer.Option(help="Push the commit to origin.")] = False,
 ) -> None:
     """Point an overlay at a model version and image: a GitOps commit deploys it."""
-    from mlops import artifact, deploy, git, servable
+    from mlops import artifact, deploy, git
 
     model_file = model / artifact.MODEL_FILE
-    sha256 = servable.sha256(model_file) if model_file.exists() else None
+    sha256 = artifact.digest(model) if model_file.exists() else None
     folder = deploy.pin(overlay, version, image_tag, sha256)
     if commit or push:
         git.commit_paths([str(folder)], f"Deploy {version} to {overlay} (image {image_tag})")

@@ -61,6 +61,7 @@ def record(version: str) -> dict[str, Any]:
         "tag": registry.tag(version),
         "git_commit": commit,
         "model_md5": registry.model_md5(commit),
+        "model_sha256": registration.note.get("model_sha256"),  # the folder, as deployed
         "data": _data(commit, params),
         "params": {
             "sha256": params_sha256(params),

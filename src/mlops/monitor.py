@@ -63,7 +63,7 @@ class Baseline:
             if holdout_metrics and holdout_metrics.exists()
             else None
         )
-        digest = artifact.sha256(model / artifact.MODEL_FILE)
+        digest = artifact.digest(model)
         return cls(
             metadata["features"],
             tuple(metadata.get("context", {})),

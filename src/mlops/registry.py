@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-from mlops import dvc, git, gto_cli
+from mlops import artifact, dvc, git, gto_cli
 from mlops.config import GateParams
 from mlops.errors import MlopsError
 from mlops.gate_rules import decide
@@ -79,12 +80,32 @@ def tag(version: str) -> str:
     return f"{model_entry().name}@{version}"
 
 
-def fetch(version: str, destination: Path) -> Path:
-    """The model folder of ``version``, from the DVC cache or the remote."""
-    entry = model_entry()
-    target = destination / version
-    dvc.run("get", ".", entry.path, "--rev", tag(version), "--out", str(target))
+def _get(revision: str, target: Path) -> Path:
+    """The model folder committed at ``revision``, from the DVC cache or the remote."""
+    dvc.run("get", ".", model_entry().path, "--rev", revision, "--out", str(target))
     return target
+
+
+def fetch(version: str, destination: Path) -> Path:
+    """The model folder of ``version``, checked against the sha256 recorded at registration."""
+    target = _get(tag(version), destination / version)
+    check_folder(version, target)
+    return target
+
+
+def check_folder(version: str, folder: Path) -> None:
+    """Refuse a folder whose bytes are not the ones registered as ``version`` (a tampered cache
+    or remote, an edited file); versions registered before the hash was recorded pass."""
+    registration = next(
+        (e for e in history() if e.kind == "registration" and e.version == version), None
+    )
+    expected = registration.note.get("model_sha256") if registration else None
+    actual = artifact.digest(folder)
+    if expected is not None and actual != expected:
+        raise RegistryError(
+            f"the model folder of {version} in {folder} has sha256 {actual}, but {version} was "
+            f"registered as {expected}: the cache or the remote holds other bytes"
+        )
 
 
 def model_md5(revision: str) -> str | None:
@@ -213,7 +234,15 @@ def register(
         raise RegistryError(f"the model at {commit[:12]} is registered already")
     version = version or next_version(commit)
     entry = model_entry()
-    note = _note(actor, reason, gate_sha256=gate_sha256, model_md5=model_md5(commit))
+    with tempfile.TemporaryDirectory() as scratch:  # the committed folder, not the workspace's
+        folder_sha256 = artifact.digest(_get(commit, Path(scratch) / "model"))
+    note = _note(
+        actor,
+        reason,
+        gate_sha256=gate_sha256,
+        model_md5=model_md5(commit),
+        model_sha256=folder_sha256,
+    )
     gto_cli.register(entry.name, commit, version, note, push)
     gto_cli.assign(entry.name, version, stage_order()[0], _note(actor, "registered"), push)
     return version

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from mlops import artifact, fastpath, registry
-from mlops.artifact import ModelArtifact, sha256
+from mlops.artifact import ModelArtifact
 from mlops.errors import MlopsError
 from mlops.features import model_inputs as typed_inputs
 
@@ -42,7 +42,7 @@ class ModelLocation:
 
     folder: Path
     name: str
-    version: str | None  # None: the first 12 hex digits of the model file's sha256
+    version: str | None  # None: the first 12 hex digits of the model folder's sha256
 
 
 class ModelSource(Protocol):
@@ -76,6 +76,7 @@ class RegistrySource:
         folder = self.downloads / version
         if not (folder / artifact.MODEL_FILE).exists():
             registry.fetch(version, self.downloads)
+        registry.check_folder(version, folder)  # at every start and reload, not only fetches
         return ModelLocation(folder, registry.model_entry().name, version)
 
 
@@ -134,11 +135,10 @@ def load(
     """Load and check a model; the fast path is on only if it matches the pipeline on
     synthetic rows from the reference profile (and on ``parity_data`` rows when given)."""
     location = source.resolve()
-    digest = sha256(location.folder / artifact.MODEL_FILE)
+    digest = artifact.digest(location.folder)
     if expected_sha256 is not None and not hmac.compare_digest(digest, expected_sha256.lower()):
         raise ModelHashError(
-            f"{location.folder / artifact.MODEL_FILE} has sha256 {digest}, "
-            f"expected {expected_sha256}"
+            f"the model folder {location.folder} has sha256 {digest}, expected {expected_sha256}"
         )
     try:
         loaded = artifact.load(location.folder)
