@@ -34,6 +34,7 @@ from sklearn.metrics import roc_auc_score
 
 from mlops import artifact, dvc, git, html_report, replay
 from mlops.config import Params
+from mlops.errors import MlopsError
 from mlops.features import LABEL
 from mlops.local_github import REPOSITORY
 from mlops.rehearsal import JobResult, Project, RehearsalError, project
@@ -331,6 +332,11 @@ def write(rows: list[Month], lineage: dict[str, Any], out: Path, summary: str) -
 
 def run(params: Params, settings: Settings, source: Path) -> dict[str, Any]:
     """The lifecycle of a clone of ``source`` (its committed HEAD); returns the timeline."""
+    if params.data.source is None or params.data.time_column is None:
+        raise MlopsError(
+            "mlops lifecycle replays months written by a data source (params.yaml: data.source "
+            "and data.time_column); this project has none: run the workflows' steps instead"
+        )
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="mlops-lifecycle-"))
     clone = scratch / "repo"
