@@ -13,6 +13,19 @@ EVIDENTLY = ("evidently==0.7.23", "pandas<3", "pyarrow")
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
+# What the product runs on and what its tests run on, pinned with hashes (`nox -s lock`
+# rewrites both, on purpose and in a commit of its own). The image and the workflows install
+# the runtime lock; the test lock is the same pins plus the test tools.
+RUNTIME_LOCK = "requirements/runtime.lock"
+TEST_LOCK = "requirements/test.lock"
+LOCKED_PLATFORM = ("--python-version", "3.11", "--python-platform", "x86_64-unknown-linux-gnu")
+
+
+def _install(session: nox.Session, lock: str = RUNTIME_LOCK) -> None:
+    """The locked dependencies, then the package itself without resolving anything again."""
+    session.install("--require-hashes", "-r", lock)
+    session.install("--no-deps", "-e", ".")
+
 
 def _evidently_python(session: nox.Session) -> str:
     """The Python of the Evidently environment beside the session's (made once, then reused)."""
@@ -26,14 +39,14 @@ def _evidently_python(session: nox.Session) -> str:
 @nox.session
 def pipeline(session: nox.Session) -> None:
     """The main job on the default data: environment, data, `dvc repro`, metrics table."""
-    session.install("-e", ".[example-data]")
+    _install(session)
     session.run("mlops", "pipeline", *session.posargs)
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite, slow end-to-end tests included."""
-    session.install("-e", ".[example-data,test]")
+    _install(session, TEST_LOCK)
     session.run(
         "pytest", *session.posargs, env={"MLOPS_EVIDENTLY_PYTHON": _evidently_python(session)}
     )
@@ -42,7 +55,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def lifecycle(session: nox.Session) -> None:
     """The whole loop replayed on a clone: release, traffic, drift, retraining (a timeline)."""
-    session.install("-e", ".[example-data]")
+    _install(session)
     session.run("mlops", "lifecycle", *session.posargs)
 
 
@@ -59,14 +72,14 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def benchmark(session: nox.Session) -> None:
     """Wall time of a full and a no-op `dvc repro` on the default data (prints a table)."""
-    session.install("-e", ".[example-data]")
+    _install(session)
     session.run("python", "benchmarks/pipeline_repro.py", *session.posargs)
 
 
 @nox.session(name="benchmark-serving")
 def benchmark_serving(session: nox.Session) -> None:
     """The model service vs MLflow's scoring server, and batch scoring (prints a table)."""
-    session.install("-e", ".[example-data]")
+    _install(session)
     session.run("mlops", "data", "pull")
     session.run("dvc", "repro")  # the model and the holdout rows to send
     # MLflow gets an environment of its own (its pins may not match ours), with our scikit-learn.
@@ -96,7 +109,7 @@ def benchmark_serving(session: nox.Session) -> None:
 @nox.session(name="benchmark-drift")
 def benchmark_drift(session: nox.Session) -> None:
     """Drift monitoring vs Evidently's DataDriftPreset, and a 10-million-row log (a table)."""
-    session.install("-e", ".[example-data]")
+    _install(session)
     session.run("mlops", "data", "pull")
     session.run("dvc", "repro")  # the model, its reference profile and its training part
     session.run(
@@ -105,4 +118,28 @@ def benchmark_drift(session: nox.Session) -> None:
         "--evidently-python",
         _evidently_python(session),
         *session.posargs,
+    )
+
+
+@nox.session
+def lock(session: nox.Session) -> None:
+    """Resolve the dependencies again into the two lock files (commit them on their own)."""
+    session.install("uv")
+    common = ["pyproject.toml", *LOCKED_PLATFORM, "--generate-hashes"]
+    command = ["--custom-compile-command", "nox -s lock", "--upgrade"]
+    extras = ["--extra", "example-data", "--extra", "cloud"]
+    session.run("uv", "pip", "compile", *common, *command, *extras, "-o", RUNTIME_LOCK)
+    session.run(
+        "uv",
+        "pip",
+        "compile",
+        *common,
+        *command,
+        *extras,
+        "--extra",
+        "test",
+        "-c",
+        RUNTIME_LOCK,
+        "-o",
+        TEST_LOCK,
     )

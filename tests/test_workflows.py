@@ -146,6 +146,24 @@ def test_every_run_step_is_the_cli_a_nox_session_a_setup_install_or_cml(name: st
 
 
 @pytest.mark.parametrize("name", workflows())
+def test_the_product_installs_from_the_lock(name: str) -> None:
+    """Every install of the product's dependencies is the hash-checked lock; the package itself
+    adds nothing to it (``--no-deps``). Only CI's own tool, nox, installs otherwise."""
+    for step in steps(load(name)):
+        run = step.get("run", "").strip()
+        if run.startswith("python -m pip install") and run != "python -m pip install nox":
+            locked = "--require-hashes -r requirements/runtime.lock" in run
+            assert locked or "--no-deps -e ." in run, f"{name}: {run!r} bypasses the lock"
+
+
+def test_the_image_installs_from_the_lock() -> None:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    installs = [line for line in dockerfile.splitlines() if "pip install" in line]
+    assert any("--require-hashes" in line and "runtime.lock" in line for line in installs)
+    assert all("--require-hashes" in line or "--no-deps" in line for line in installs)
+
+
+@pytest.mark.parametrize("name", workflows())
 def test_secrets_only_reach_steps_through_env(name: str) -> None:
     for step in steps(load(name)):
         assert "secrets." not in str(step.get("run", ""))
