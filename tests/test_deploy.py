@@ -81,6 +81,8 @@ def test_production_checks_the_model_hash() -> None:
     ]["containers"][0]
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert len(env["MLOPS_MODEL_SHA256"]) == 64
+    token = next(item for item in container["env"] if item["name"] == "MLOPS_API_TOKEN")
+    assert token["valueFrom"]["secretKeyRef"]["optional"] is False  # no silent open service
 
 
 def test_an_invalid_object_fails_validation() -> None:
