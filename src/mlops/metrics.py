@@ -13,6 +13,7 @@ from sklearn.metrics import (
 )
 
 from mlops.errors import MlopsError
+from mlops.features import category_text
 
 
 def score(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
@@ -50,7 +51,9 @@ def by_slice(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """``score`` for every value of every slice column that has at least ``min_rows`` rows.
 
-    Values are compared as text, and missing values form their own slice, ``"(missing)"``:
+    Values are compared as the text the model sees categories as (``category_text``: a slice
+    of ``7`` live is the slice of ``7.0`` in a float column), and missing values form their
+    own slice, ``"(missing)"``:
     rows with an unknown category are a group a model can fail, not something to drop.
     """
     absent = [column for column in columns if column not in frame]
@@ -61,8 +64,7 @@ def by_slice(
         )
     slices: dict[str, dict[str, dict[str, float]]] = {}
     for column in columns:
-        present = frame[column].notna().to_numpy()
-        values = np.where(present, frame[column].astype(str).to_numpy(), MISSING_SLICE)
+        values = category_text(frame[column]).fillna(MISSING_SLICE).to_numpy()
         slices[column] = {}
         for value in sorted(set(values)):
             mask = values == value
