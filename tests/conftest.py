@@ -17,7 +17,7 @@ from mlops.sources import load_source
 ROOT = Path(__file__).resolve().parents[1]
 # The fixture project the platform tests run on: never the repository's own config, data or tags,
 # which a fork edits for its own data set (tests/projects/README.md).
-FLIGHTS = ROOT / "tests/projects/flights"
+FLIGHTS = ROOT / "tests/example/flights"
 SAMPLE_EVERY = 25  # every 25th row of the main table: ~6,600 rows over six months
 # Fewer, slower boosting rounds for samples that small: the default ones overfit them.
 SMALL_SAMPLE_PARAMS = {

@@ -123,11 +123,11 @@ def test_missing_slice_values_form_their_own_slice() -> None:
 
 
 def test_a_slice_column_not_in_the_frame_is_named_with_the_columns_there() -> None:
-    frame = pd.DataFrame({"origin": ["JFK", "EWR"], "carrier": ["UA", "AA"]})
+    frame = pd.DataFrame({"shop": ["north", "south"], "region": ["a", "b"]})
     labels, scores = _scored(len(frame))
     with pytest.raises(SliceColumnError) as raised:
-        by_slice(frame, labels, scores, 0.5, ["origin", "airline"], min_rows=1)
+        by_slice(frame, labels, scores, 0.5, ["shop", "airline"], min_rows=1)
     message = str(raised.value)
     assert "['airline']" in message
     assert "evaluate.slices" in message
-    assert "['carrier', 'origin']" in message
+    assert "['region', 'shop']" in message

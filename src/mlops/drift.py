@@ -7,7 +7,7 @@ with fewer reference values, Kolmogorov-Smirnov, chi-square or a two-proportion 
 (p-values, threshold 0.05). PSI is offered (threshold 0.1). Binning follows Evidently too:
 Sturges bins over both samples for numeric columns with more than 20 reference values, one bin
 per value otherwise. Every statistic is computed from distinct values and their counts, which
-gives the same numbers as the raw columns (see ``tests/test_drift.py``).
+gives the same numbers as the raw columns (see ``tests/example/test_drift_evidently.py``).
 """
 
 from __future__ import annotations
