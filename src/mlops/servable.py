@@ -74,9 +74,10 @@ class RegistrySource:
         if version is None:
             raise MlopsError(f"no version holds {self.stage or registry.production_stage()}")
         folder = self.downloads / version
-        if not (folder / artifact.MODEL_FILE).exists():
-            registry.fetch(version, self.downloads)
-        registry.check_folder(version, folder)  # at every start and reload, not only fetches
+        if (folder / artifact.MODEL_FILE).exists():
+            registry.check_folder(version, folder)  # at every start and reload, not only fetches
+        else:
+            registry.fetch(version, self.downloads)  # checks what it fetched
         return ModelLocation(folder, registry.model_entry().name, version)
 
 
