@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import pandas as pd
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -60,6 +61,16 @@ def _field(spec: dict[str, Any], kind: str, dtype: str, nullable: bool) -> tuple
     if nullable or spec.get("nullable", False):
         annotated = annotated | None
     return annotated, ...
+
+
+def client_value(value: Any, dtype: str) -> Any:
+    """A stored value (a category as its text) as a request carries it: typed as the contract
+    declares its column, ``None`` when missing. The inverse of what the request model does."""
+    if pd.isna(value):
+        return None
+    if dtype == "int64":
+        return int(float(value))
+    return float(value) if dtype == "float64" else str(value)
 
 
 def row_model(

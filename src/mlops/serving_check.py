@@ -33,23 +33,13 @@ class ServingSkewError(MlopsError):
     """The service would answer other scores than the evaluated model, or refuse its rows."""
 
 
-def _client_value(value: Any, kind: str) -> Any:
-    """One value as JSON carries it; categories are stored as their text (``"7"``)."""
-    if pd.isna(value):
-        return None
-    if kind == "int64":
-        return int(float(value))
-    return float(value) if kind == "float64" else str(value)
-
-
 def client_records(frame: pd.DataFrame, model: servable.ServedModel) -> list[dict[str, Any]]:
     """Rows as a client sends them: JSON numbers (every digit kept), missing values as null,
     categories typed as the contract declares them (an integer code as an integer)."""
     kinds = dict.fromkeys(model.features["numeric"], "float64")
     kinds |= {name: model.input_types.get(name, "str") for name in model.features["categorical"]}
-    columns = [
-        [_client_value(v, kind) for v in frame[name].tolist()] for name, kind in kinds.items()
-    ]
+    client = payload.client_value
+    columns = [[client(value, kind) for value in frame[k].tolist()] for k, kind in kinds.items()]
     return [dict(zip(kinds, values, strict=True)) for values in zip(*columns, strict=True)]
 
 

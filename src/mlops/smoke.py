@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops import http
+from mlops import http, payload
 from mlops.distribution import CATEGORICAL, Distribution
 from mlops.errors import MlopsError
 
@@ -30,7 +30,7 @@ def typical_row(
             row[name] = None
         elif column.kind == CATEGORICAL:
             text = str(column.values[np.argmax(column.counts)])
-            row[name] = {"int64": int, "float64": float}.get(types.get(name, "str"), str)(text)
+            row[name] = payload.client_value(text, types.get(name, "str"))
         else:
             middle = np.searchsorted(np.cumsum(column.counts), column.present / 2)
             row[name] = float(column.values[middle])
