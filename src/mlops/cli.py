@@ -32,9 +32,11 @@ monitor_app = typer.Typer(help="Drift, data quality and live performance.", no_a
 app.add_typer(monitor_app, name="monitor")
 report_app = typer.Typer(help="Reports for pull requests and issues.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
-github_app = typer.Typer(help="GitHub, the workflows' edge: approvals.", no_args_is_help=True)
+github_app = typer.Typer(help="GitHub, the workflows' edge.", no_args_is_help=True)
 app.add_typer(github_app, name="github")
-deploy_app = typer.Typer(help="Deployment: overlays and smoke tests.", no_args_is_help=True)
+deploy_app = typer.Typer(
+    help="Deployment: overlays, rollout waits and smoke tests.", no_args_is_help=True
+)
 app.add_typer(deploy_app, name="deploy")
 console = Console()
 errors = Console(stderr=True)
@@ -440,47 +442,15 @@ def retrain_plan_command(params: ParamsOption = PARAMS_FILE) -> None:
 @report_app.command("fork-notice")
 @_reports_failures
 def report_fork_notice_command(
-    number: Annotated[int, typer.Option(help="The pull request's number.")],
-    out: Annotated[Path, typer.Option(help="Folder for report.md and pr.json.")] = Path(
-        "build/pr-report"
-    ),
+    out: Annotated[Path, typer.Option(help="Folder for report.md.")] = Path("build/pr-report"),
 ) -> None:
-    """The comment for a fork's pull request: why no model report, and how to get one."""
-    from mlops import pr_report
+    """A fork's pull request: why no model report, and how to get one, in report.md and in the
+    job's summary (a fork's run gets no token that may comment, and needs none)."""
+    from mlops import ci, pr_report
 
-    console.print(str(pr_report.fork_notice(number, out)))
-
-
-@github_app.command("fork-notice")
-@_reports_failures
-def github_fork_notice_command(
-    report: Annotated[Path, typer.Argument(help="Folder with the fork job's pr.json.")],
-    head_sha: Annotated[str, typer.Option(help="The head commit the fork's run tested.")],
-) -> None:
-    """Post the fork notice on the pull request pr.json names, if its head is that commit.
-
-    The artifact comes from a fork's run: only its number is used, and checked; the text is
-    this branch's own.
-    """
-    from mlops import github, pr_report
-
-    number = int(json.loads((report / "pr.json").read_text())["number"])
-    github.comment_on_pull_request(number, head_sha, pr_report.FORK_NOTICE)
-    console.print(f"commented on #{number}")
-
-
-@github_app.command("approver")
-@_reports_failures
-def github_approver_command(
-    run_id: Annotated[str, typer.Option(help="The workflow run (github.run_id).")],
-    environment: Annotated[str, typer.Option(help="The environment approved.")] = "production",
-) -> None:
-    """Who approved the environment in this run: recorded as the promotion's actor."""
-    from mlops import ci, github
-
-    login = github.approver(run_id, environment)
-    ci.set_outputs(approver=login)
-    console.print(login)
+    report = pr_report.fork_notice(out)
+    ci.add_summary(report.read_text())
+    console.print(str(report))
 
 
 @deploy_app.command("pin")
@@ -489,21 +459,55 @@ def deploy_pin_command(
     overlay: Annotated[str, typer.Argument(help="staging or production.")],
     version: Annotated[str, typer.Option(help="The registered model version.")],
     image_tag: Annotated[str, typer.Option(help="The image tag to run.")],
+    image_digest: Annotated[
+        str | None,
+        typer.Option(help="The image's digest (sha256:<64 hex>): kustomize runs image@digest."),
+    ] = None,
     model: Annotated[Path, typer.Option(help="The model folder (its sha256).")] = Path("model"),
     commit: Annotated[bool, typer.Option(help="Commit the overlay change.")] = False,
     push: Annotated[bool, typer.Option(help="Push the commit to origin.")] = False,
 ) -> None:
-    """Point an overlay at a model version and image: a GitOps commit deploys it."""
+    """Point an overlay at a model version and its image: a GitOps commit deploys it."""
     from mlops import artifact, deploy, git
 
     model_file = model / artifact.MODEL_FILE
     sha256 = artifact.digest(model) if model_file.exists() else None
-    folder = deploy.pin(overlay, version, image_tag, sha256)
+    folder = deploy.pin(overlay, version, image_tag, sha256, image_digest)
     if commit or push:
         git.commit_paths([str(folder)], f"Deploy {version} to {overlay} (image {image_tag})")
     if push:
         git.push(git.current_branch())
     console.print(str(folder))
+
+
+@deploy_app.command("wait")
+@_reports_failures
+def deploy_wait_command(
+    url: Annotated[str, typer.Argument(help="The service's base URL.")],
+    version: Annotated[str, typer.Option(help="The pinned model version.")],
+    model: Annotated[Path, typer.Option(help="The pinned model folder (its sha256).")] = Path(
+        "model"
+    ),
+    timeout: Annotated[float, typer.Option(help="Seconds to wait at most.")] = 900,
+    interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 10,
+) -> None:
+    """Wait until a deployed service serves the pinned model: its version and folder sha256
+    (token: $MLOPS_API_TOKEN). One line per poll on stderr; exit 1 on timeout."""
+    import os
+
+    from mlops import artifact, rollout
+
+    if not (model / artifact.MODEL_FILE).exists():
+        raise MlopsError(f"no model in {model}")
+    answer = rollout.wait_for_rollout(
+        url,
+        version,
+        artifact.digest(model),
+        timeout=timeout,
+        interval=interval,
+        token=os.environ.get("MLOPS_API_TOKEN"),
+    )
+    console.print_json(json.dumps(answer))
 
 
 @deploy_app.command("smoke-test")
@@ -533,10 +537,13 @@ def report_pr_command(
         bool, typer.Option(help="Embed the PNG plots (only if CML may publish images).")
     ] = False,
 ) -> None:
-    """The pull-request comment: gate verdict, metrics, params, slices, data quality, plots."""
-    from mlops import pr_report
+    """The pull-request comment (also the job's summary): gate verdict, metrics, params,
+    slices, data quality, plots."""
+    from mlops import ci, pr_report
 
-    console.print(str(pr_report.write(base, out, images)))
+    report = pr_report.write(base, out, images)
+    ci.add_summary(report.read_text())
+    console.print(str(report))
 
 
 @app.command("lifecycle")
@@ -608,6 +615,29 @@ def gate_command(params: ParamsOption = PARAMS_FILE) -> None:
         raise typer.Exit(GATE_REJECT_EXIT)
 
 
+@app.command("check-reproduced")
+@_reports_failures
+def check_reproduced_command(
+    revision: Annotated[str, typer.Option(help="The commit to compare with.")] = "HEAD",
+) -> None:
+    """After `mlops pipeline --force` and `mlops gate`: fail (exit 1) where the reproduced
+    dvc.lock or gate decision differs from the commit's, so what is merged is what was gated."""
+    from mlops import reproduction
+
+    found = reproduction.differences(revision)
+    for difference in found:
+        errors.print(difference, highlight=False, soft_wrap=True)
+    if found:
+        errors.print(
+            "[bold red]error:[/] the commit does not record what its code and data reproduce: "
+            "run `dvc repro` and `mlops gate`, and commit dvc.lock and reports/ unedited",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    console.print(f"dvc.lock and the gate record reproduce {revision}")
+
+
 @registry_app.command("register")
 @_reports_failures
 def registry_register(
@@ -616,11 +646,14 @@ def registry_register(
     actor: ActorOption = None,
     reason: ReasonOption = "gate passed",
     push: PushOption = False,
+    on_branch: Annotated[
+        str | None, typer.Option(help="Refuse a commit this branch does not hold (origin/main).")
+    ] = None,
 ) -> None:
     """Register the committed model (needs a promote gate record) and put it in the first stage."""
     from mlops import ci, registry
 
-    created = registry.register(_actor(actor), reason, ref, version, push)
+    created = registry.register(_actor(actor), reason, ref, version, push, on_branch)
     ci.set_outputs(version=created)
     console.print(f"registered {registry.tag(created)}")
 
@@ -633,12 +666,49 @@ def registry_promote(
     actor: ActorOption = None,
     reason: ReasonOption = "promoted",
     push: PushOption = False,
+    approval_run: Annotated[
+        str | None,
+        typer.Option(help="The workflow run whose environment approval production records."),
+    ] = None,
+    approval_environment: Annotated[
+        str, typer.Option(help="The GitHub environment that was approved.")
+    ] = "production",
 ) -> None:
-    """Move a version to the next stage; production needs staging first and a promote record."""
+    """Move a version to the next stage; production needs staging first, a promote record and
+    an approval (taken from GitHub with --approval-run, else the local actor's)."""
+    from mlops import github, registry
+
+    approval = None
+    if approval_run is not None:
+        if actor is not None:
+            raise registry.RegistryError("--actor with --approval-run: the approver acts")
+        approval = {
+            "source": "github",
+            "run_id": approval_run,
+            "environment": approval_environment,
+            "approver": github.approver(approval_run, approval_environment),
+        }
+    registry.promote(version, stage, _actor(actor), reason, push, approval)
+    console.print(f"{version} is now in {stage}")
+
+
+@registry_app.command("verify")
+@_reports_failures
+def registry_verify(
+    github_approvals: Annotated[
+        bool, typer.Option(help="Production must have been approved in a GitHub environment.")
+    ] = False,
+) -> None:
+    """Audit every version and stage tag: made by `mlops registry`, stages in order, gate
+    record and model hashes as registered, production approved. Exit 1 names each bad tag."""
     from mlops import registry
 
-    registry.promote(version, stage, _actor(actor), reason, push)
-    console.print(f"{version} is now in {stage}")
+    findings = registry.audit(github_approvals=github_approvals)
+    for finding in findings:
+        errors.print(f"[bold red]{finding.tag}[/]: {finding.problem}", highlight=False)
+    if findings:
+        raise typer.Exit(1)
+    console.print("every registry tag is the platform's")
 
 
 @registry_app.command("rollback")
@@ -782,7 +852,13 @@ def lineage_command(
     for name, value in rows.items():
         table.add_row(name, str(value))
     for event in facts["stages"]:
+        approval = event["approval"] or {}
+        approved = {
+            "github": f" (approved in run {approval.get('run_id')}, {approval.get('environment')})",
+            "local": " (approved locally)",
+        }.get(approval.get("source"), "")
         table.add_row(
-            f"stage {event['stage']}", f"{event['time']} by {event['actor']}: {event['reason']}"
+            f"stage {event['stage']}",
+            f"{event['time']} by {event['actor']}{approved}: {event['reason']}",
         )
     console.print(table)

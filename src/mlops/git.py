@@ -32,6 +32,16 @@ def commit(revision: str = "HEAD") -> str:
     return run("rev-parse", f"{revision}^{{commit}}").strip()
 
 
+def is_on(commit: str, branch: str) -> bool:
+    """``commit`` is ``branch``'s tip or one of its ancestors."""
+    result = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", commit, branch], capture_output=True, check=False
+    )
+    if result.returncode > 1:
+        raise GitError(f"cannot tell whether {commit[:12]} is on {branch}: no such branch?")
+    return result.returncode == 0
+
+
 def is_dirty() -> bool:
     """Tracked files differ from HEAD: a record made now describes no commit exactly."""
     return bool(run("status", "--porcelain", "--untracked-files=no").strip())

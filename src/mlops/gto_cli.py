@@ -28,7 +28,7 @@ class GtoError(MlopsError):
 class Event:
     """One registry operation, as a tag recorded it."""
 
-    kind: str  # "registration" or "assignment"
+    kind: str  # "registration", "assignment", or a GTO event the platform never makes
     version: str
     stage: str | None
     commit: str
@@ -59,26 +59,22 @@ def _note(message: str) -> dict[str, Any]:
 
 
 def history(artifact: str) -> list[Event]:
-    """Every registration and assignment of ``artifact``, oldest first."""
+    """Every tag of ``artifact`` (registrations, assignments and any other GTO event), oldest
+    first."""
     events = [
         Event(
             kind=entry["event"],
-            version=entry["version"],
-            stage=entry["stage"],
+            version=entry.get("version") or "",
+            stage=entry.get("stage"),
             commit=entry["commit"],
             time=entry["timestamp"],
             tag=entry["ref"],
             note=_note(entry.get("message") or ""),
         )
         for entry in json.loads(_run("history", artifact, "--json"))
-        if entry["event"] in ("registration", "assignment")
+        if entry["event"] != "commit"
     ]
     return sorted(events, key=lambda event: (event.time, event.kind == "assignment", event.order))
-
-
-def stages(artifact: str) -> dict[str, str]:
-    """Which version holds each stage now."""
-    return json.loads(_run("show", "--json")).get(artifact, {}).get("stage", {})
 
 
 def _flags(note: dict[str, Any], push: bool, force: bool = False) -> list[str]:

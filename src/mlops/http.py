@@ -11,6 +11,11 @@ from typing import Any
 from mlops.errors import MlopsError
 
 
+def bearer(token: str | None) -> dict[str, str]:
+    """The header that carries a service's bearer token; none without a token."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def request_json(
     url: str,
     body: Any = None,

@@ -90,6 +90,7 @@ def record(version: str) -> dict[str, Any]:
                 "actor": e.note.get("actor"),
                 "time": e.time,
                 "reason": e.note.get("reason"),
+                "approval": e.note.get("approval"),  # production: who approved, where
                 "tag": e.tag,
             }
             for e in events

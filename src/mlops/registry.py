@@ -1,9 +1,11 @@
 """The model registry: versions and stages as GTO git tags, with the order and proof enforced.
 
 Rules GTO leaves to its users: stages are taken in the order ``.gto`` lists them; the last
-(production) needs the one before it and a gate record that says promote for exactly this model;
-nothing is registered without such a record. Every tag carries who, when, why, and the hash of
-the gate record it relied on.
+(production) needs the one before it, a gate record that says promote for exactly this model,
+and an approval; nothing is registered without such a record. Every tag carries who, when, why,
+and the hash of the gate record it relied on. A tag is a plain git object that anyone with push
+rights can make, so the tags are audited against these rules every time a stage is read
+(`audit`): a tag made by hand, out of order or naming other bytes stops the reader.
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ def production_stage() -> str:
 
 
 def current_stages() -> dict[str, str]:
-    """Which version holds each stage now."""
-    return gto_cli.stages(model_entry().name)
+    """Which version holds each stage now: the last assignment of each, in audited history."""
+    return {event.stage: event.version for event in history() if event.stage is not None}
 
 
 def current(stage: str) -> str | None:
@@ -73,7 +75,16 @@ def current(stage: str) -> str | None:
 
 
 def history() -> list[gto_cli.Event]:
-    return gto_cli.history(model_entry().name)
+    """Every registration and assignment, oldest first, once every tag passes the audit."""
+    events = gto_cli.history(model_entry().name)
+    findings = audit(events)
+    if findings:
+        listed = "; ".join(f"{finding.tag}: {finding.problem}" for finding in findings)
+        raise RegistryError(
+            f"the registry's tags fail the audit ({listed}). Delete each tag named "
+            "(`git push origin :refs/tags/<tag>`) and redo the step with `mlops registry`"
+        )
+    return events
 
 
 def tag(version: str) -> str:
@@ -225,10 +236,20 @@ def next_version(revision: str) -> str:
 
 
 def register(
-    actor: str, reason: str, revision: str = "HEAD", version: str | None = None, push: bool = False
+    actor: str,
+    reason: str,
+    revision: str = "HEAD",
+    version: str | None = None,
+    push: bool = False,
+    on_branch: str | None = None,
 ) -> str:
-    """Register the model committed at ``revision`` and put it in the first stage."""
+    """Register the model committed at ``revision`` and put it in the first stage; with
+    ``on_branch``, only a commit that branch holds (what was reviewed and merged)."""
     commit = git.commit(revision)
+    if on_branch is not None and not git.is_on(commit, on_branch):
+        raise RegistryError(
+            f"{commit[:12]} is not on {on_branch}: only a merged model is registered"
+        )
     gate_sha256 = _promotable(commit)
     if any(event.commit == commit for event in _versions()):
         raise RegistryError(f"the model at {commit[:12]} is registered already")
@@ -248,9 +269,17 @@ def register(
     return version
 
 
-def promote(version: str, stage: str, actor: str, reason: str, push: bool = False) -> None:
+def promote(
+    version: str,
+    stage: str,
+    actor: str,
+    reason: str,
+    push: bool = False,
+    approval: dict[str, str] | None = None,
+) -> None:
     """Assign ``stage`` to ``version`` if it holds the stage before and, for production, a
-    promote record."""
+    promote record. Production records its ``approval`` (from GitHub, else the local actor's):
+    the approver is whoever approved, never a name typed beside it."""
     order = stage_order()
     if stage not in order:
         raise RegistryError(f"unknown stage {stage!r}; stages are {order}")
@@ -273,7 +302,9 @@ def promote(version: str, stage: str, actor: str, reason: str, push: bool = Fals
         digest = _promotable(registration.commit)
         if digest != registration.note.get("gate_sha256"):
             raise RegistryError(f"the gate record of {version} changed after it was registered")
-        extra["gate_sha256"] = digest
+        approval = approval or {"source": "local", "approver": actor}
+        actor = approval["approver"]
+        extra = {"gate_sha256": digest, "approval": approval}
     note = _note(actor, reason, **extra)
     # A version that held the stage before (then rolled back) takes it with a new assignment.
     gto_cli.assign(model_entry().name, version, stage, note, push, again=stage in reached)
@@ -298,3 +329,97 @@ def rollback(
     note = _note(actor, reason or f"rollback from {now}", rollback_from=now)
     gto_cli.assign(model_entry().name, previous, stage, note, push, again=True)
     return now, previous
+
+
+PLATFORM_NOTE = ("actor", "reason", "time")
+REGISTRATION_NOTE = (*PLATFORM_NOTE, "gate_sha256", "model_md5", "model_sha256")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A tag that breaks a rule the platform makes tags by."""
+
+    tag: str
+    problem: str
+
+
+def _missing(note: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
+    return [key for key in keys if not isinstance(note.get(key), str) or not note[key]]
+
+
+def _registration_problem(event: gto_cli.Event) -> str | None:
+    """Why a registration is not the platform's: its note, or the gate record and model bytes
+    its note names against what is committed at its commit."""
+    missing = _missing(event.note, REGISTRATION_NOTE)
+    if missing:
+        return f"not made by `mlops registry register` (its note lacks {', '.join(missing)})"
+    try:
+        digest = _promotable(event.commit)
+    except RegistryError as error:
+        return str(error)
+    if digest != event.note["gate_sha256"]:
+        return "the gate record committed with the model is not the one it was registered on"
+    if event.note["model_md5"] != model_md5(event.commit):
+        return "the model in dvc.lock is not the one it was registered as"
+    return None
+
+
+def _assignment_problem(
+    event: gto_cli.Event,
+    registered: dict[str, gto_cli.Event],
+    held: set[tuple[str, str | None]],
+    github_approvals: bool,
+) -> str | None:
+    """Why an assignment is not the platform's, given the registrations and assignments that
+    came before it."""
+    order = stage_order()
+    missing = _missing(event.note, PLATFORM_NOTE)
+    if missing:
+        return f"not made by `mlops registry` (its note lacks {', '.join(missing)})"
+    if event.version not in registered:
+        return f"{event.version} was not registered before"
+    if event.stage not in order:
+        return f"unknown stage {event.stage!r}"
+    if "rollback_from" in event.note:
+        if (event.version, event.stage) not in held:
+            return f"a rollback to {event.version}, which never held {event.stage}"
+        return None
+    before = order[: order.index(event.stage)]
+    skipped = [stage for stage in before if (event.version, stage) not in held]
+    if skipped:
+        return f"{event.version} had not been in {', '.join(skipped)}"
+    if event.stage != order[-1]:
+        return None
+    if event.note.get("gate_sha256") != registered[event.version].note["gate_sha256"]:
+        return "its gate record is not the one the version was registered on"
+    approval = event.note.get("approval")
+    if not isinstance(approval, dict) or approval.get("approver") != event.note["actor"]:
+        return "production without an approval whose approver is the actor"
+    if github_approvals and approval.get("source") != "github":
+        return f"approved {approval.get('source')}, not in a GitHub environment"
+    return None
+
+
+def audit(
+    events: list[gto_cli.Event] | None = None, github_approvals: bool = False
+) -> list[Finding]:
+    """Every tag against the platform's rules, oldest first: made by `mlops registry` (a
+    structured note), registered on a gate record that follows from its numbers and names the
+    committed model, stages in order, production with its gate record and an approval (from a
+    GitHub environment, when ``github_approvals``)."""
+    events = gto_cli.history(model_entry().name) if events is None else events
+    registered: dict[str, gto_cli.Event] = {}
+    held: set[tuple[str, str | None]] = set()
+    findings: list[Finding] = []
+    for event in sorted(events, key=lambda e: (e.kind != "registration", e.order, e.time)):
+        if event.kind == "registration":
+            problem = _registration_problem(event)
+            registered[event.version] = event
+        elif event.kind == "assignment":
+            problem = _assignment_problem(event, registered, held, github_approvals)
+            held.add((event.version, event.stage))
+        else:
+            problem = f"a {event.kind}: the platform never makes one"
+        if problem:
+            findings.append(Finding(event.tag, problem))
+    return findings

@@ -45,7 +45,7 @@ def replay(
 ) -> dict[str, Any]:
     """Send ``frame``'s rows hour by hour (at most ``requests_per_second`` scoring requests,
     0: as fast as the service answers); returns rows sent, requests, scores and versions."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = http.bearer(token)
     base = base_url.rstrip("/")
     served: list[pd.DataFrame] = []
     versions: set[str] = set()

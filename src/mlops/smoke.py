@@ -38,8 +38,9 @@ def typical_row(
 
 
 def _request(url: str, token: str | None, body: dict[str, Any] | None = None) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return http.request_json(url, body, headers, timeout=TIMEOUT_S, what=f"smoke test: {url}")
+    return http.request_json(
+        url, body, http.bearer(token), timeout=TIMEOUT_S, what=f"smoke test: {url}"
+    )
 
 
 def run(

@@ -151,8 +151,15 @@ def test_a_better_candidate_passes_and_order_is_enforced_then_rolled_back(repo: 
     improvement = next(r for r in record["rules"] if r["name"].startswith("improvement"))
     assert improvement["passed"]
     assert improvement["value"] > 0
+    run("git", "branch", "before-merge", "HEAD~1", cwd=repo)
+    unmerged = run(
+        "mlops", "registry", "register", "--on-branch", "before-merge", cwd=repo, check=False
+    )
+    assert unmerged.returncode == 1
+    assert "is not on before-merge: only a merged model is registered" in unmerged.stderr
     assert (
-        run("mlops", "registry", "register", cwd=repo).stdout.strip() == "registered model@v1.1.0"
+        run("mlops", "registry", "register", "--on-branch", "main", cwd=repo).stdout.strip()
+        == "registered model@v1.1.0"
     )
 
     skipped = run(
@@ -282,3 +289,64 @@ def test_the_service_serves_the_production_version_from_the_registry(repo: Path)
     assert metadata["versions"] == ["v1.0.0"]
     refused = run("mlops", "serve", "--registered", "v9.9.9", "--port", "1", cwd=repo, check=False)
     assert refused.returncode == 1
+
+
+def test_every_stage_reader_refuses_a_tag_made_by_hand(repo: Path) -> None:
+    """A stage tag made with ``gto`` (or ``git tag``) by hand: ``registry verify`` names it and
+    every command that reads a stage stops, instead of trusting it."""
+    assert run("mlops", "registry", "verify", cwd=repo).returncode == 0
+    prod = lineage(repo, "--stage", "prod")["stages"][-1]
+    assert prod["actor"] == "carol"
+    local = run("mlops", "registry", "verify", "--github-approvals", cwd=repo, check=False)
+    assert local.returncode == 1
+    assert "not in a GitHub environment" in local.stderr
+
+    run("gto", "assign", "model", "--version", "v1.0.0", "--stage", "prod", "--force", cwd=repo)
+    verify = run("mlops", "registry", "verify", cwd=repo, check=False)
+    assert verify.returncode == 1
+    assert "model#prod#4" in verify.stderr
+    assert "not made by `mlops registry`" in verify.stderr
+    for reader in (
+        ("registry", "show"),
+        ("registry", "fetch", "--stage", "prod", "--out", "build/r"),
+        ("gate",),
+        ("serve", "--stage", "prod", "--port", "1"),
+    ):
+        refused = run("mlops", *reader, cwd=repo, check=False)
+        assert refused.returncode == 1, reader
+        assert "fail the audit" in refused.stderr, reader
+
+
+def test_the_audit_holds_each_tag_to_the_order_and_the_approval(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real tags, each rule broken in turn: a stage skipped, an approval missing or not the
+    actor's, a rollback to a version that never held the stage, a registration whose gate
+    record was swapped."""
+    from dataclasses import replace
+
+    from mlops import gto_cli, registry
+
+    monkeypatch.chdir(repo)
+    events = gto_cli.history("model")
+    assert registry.audit(events) == []
+    registration, dev, staging, prod = events
+
+    def problems(*changed: gto_cli.Event) -> list[str]:
+        return [finding.problem for finding in registry.audit(list(changed))]
+
+    assert problems(registration, dev, prod) == ["v1.0.0 had not been in staging"]
+    unapproved = {key: value for key, value in prod.note.items() if key != "approval"}
+    typed = {**prod.note, "actor": "mallory"}
+    for note in (unapproved, typed):
+        assert problems(registration, dev, staging, replace(prod, note=note)) == [
+            "production without an approval whose approver is the actor"
+        ]
+    rollback = replace(prod, note={**prod.note, "rollback_from": "v2.0.0"}, stage="staging")
+    assert problems(registration, dev, rollback) == [
+        "a rollback to v1.0.0, which never held staging"
+    ]
+    swapped = replace(registration, note={**registration.note, "gate_sha256": "0" * 64})
+    assert problems(swapped) == [
+        "the gate record committed with the model is not the one it was registered on"
+    ]

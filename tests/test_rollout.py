@@ -1,0 +1,137 @@
+"""``mlops.rollout`` against a real ``mlops serve``: the wait returns only once the service
+reports the pinned version and folder hash, and fails in time, saying what it saw, otherwise."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+
+from mlops import artifact, rollout
+from mlops.errors import MlopsError
+from mlops.serving_process import free_port
+from tests.serving import Server, serving
+
+TOKEN = "s3cret"
+SHORT = {"timeout": 1.0, "interval": 0.2, "token": TOKEN}  # failures: bounded, quick
+SEE_OLD_S = 60  # generous: how long the success test waits for the first polls
+
+
+@pytest.fixture(scope="module")
+def folders(trained_project: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The trained model, and a new one with other bytes (another threshold): the service
+    names each by its folder's sha256."""
+    root = tmp_path_factory.mktemp("rollout")
+    old, new = root / "old", root / "new"
+    shutil.copytree(trained_project / "model", old)
+    shutil.copytree(old, new)
+    metadata = artifact.metadata(new)
+    metadata["threshold"] = metadata["threshold"] / 2
+    (new / artifact.METADATA_FILE).write_text(json.dumps(metadata))
+    return {"old": old, "new": new}
+
+
+@pytest.fixture(scope="module")
+def server(folders: dict[str, Path]) -> Iterator[Server]:
+    """One guarded service for the module, on the old model."""
+    project = folders["old"].parent
+    shutil.copytree(folders["old"], project / "model")
+    with serving(project, env={"MLOPS_API_TOKEN": TOKEN}) as running:
+        yield running
+
+
+def pinned(folder: Path) -> tuple[str, str]:
+    """The version a folder serves under without ``--version``, and its sha256."""
+    digest = artifact.digest(folder)
+    return digest[:12], digest
+
+
+def reload_to(server: Server, folder: Path) -> None:
+    """Put ``folder``'s files in the served folder and reload: the service's own swap."""
+    shutil.copytree(folder, Path(server.log).parent / "model", dirs_exist_ok=True)
+    answer = httpx.post(
+        f"{server.url}/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def progress(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """The wait's lines on stderr, readable while it runs in another thread. Called in the
+    test's body: pytest puts its own capture back on ``sys.stderr`` after the fixtures."""
+    lines = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", lines)
+    return lines
+
+
+def test_the_wait_returns_only_after_the_reload_to_the_pinned_model(
+    server: Server, folders: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stderr = progress(monkeypatch)
+    old_version, old_sha = pinned(folders["old"])
+    version, sha = pinned(folders["new"])
+    wait = {"timeout": 120.0, "interval": 0.2, "token": TOKEN}
+    with ThreadPoolExecutor(1) as pool:
+        waiting = pool.submit(rollout.wait_for_rollout, server.url, version, sha, **wait)
+        deadline = time.monotonic() + SEE_OLD_S
+        while stderr.getvalue().count(f"version {old_version} sha256 {old_sha}") < 2:
+            assert time.monotonic() < deadline, stderr.getvalue()
+            time.sleep(0.05)
+        assert not waiting.done()  # the old model answers: still waiting
+        try:
+            reload_to(server, folders["new"])
+            answer = waiting.result(timeout=130)
+        finally:
+            reload_to(server, folders["old"])
+    assert answer == {
+        "url": server.url,
+        "model_version": version,
+        "model_sha256": sha,
+        "seconds": answer["seconds"],
+    }
+    *before, last = stderr.getvalue().splitlines()
+    assert any(line.endswith(f"version {old_version} sha256 {old_sha}") for line in before)
+    assert last.endswith(f"version {version} sha256 {sha}")
+
+
+def test_the_wait_fails_in_time_while_the_old_model_serves(
+    server: Server, folders: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stderr = progress(monkeypatch)
+    old_version, old_sha = pinned(folders["old"])
+    version, sha = pinned(folders["new"])
+    started = time.monotonic()
+    with pytest.raises(MlopsError) as failure:
+        rollout.wait_for_rollout(server.url, version, sha, **SHORT)
+    assert time.monotonic() - started < SHORT["timeout"] + rollout.REQUEST_TIMEOUT_S
+    assert f"did not serve version {version} sha256 {sha} within 1 s" in str(failure.value)
+    assert str(failure.value).endswith(f"last seen: version {old_version} sha256 {old_sha}")
+    assert stderr.getvalue().splitlines()[-1].endswith(f"version {old_version} sha256 {old_sha}")
+
+
+def test_the_same_version_with_other_bytes_is_not_the_pinned_model(
+    server: Server, folders: dict[str, Path]
+) -> None:
+    old_version, old_sha = pinned(folders["old"])
+    _, other_sha = pinned(folders["new"])
+    with pytest.raises(MlopsError, match=f"last seen: version {old_version} sha256 {old_sha}"):
+        rollout.wait_for_rollout(server.url, old_version, other_sha, **SHORT)
+
+
+def test_a_service_that_is_not_up_yet_is_reported_unreachable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stderr = progress(monkeypatch)
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(MlopsError, match="last seen: unreachable"):
+        rollout.wait_for_rollout(url, "v1", "0" * 64, **SHORT)
+    lines = stderr.getvalue().splitlines()
+    assert lines
+    assert all(": unreachable: " in line for line in lines)
