@@ -57,14 +57,6 @@ def test_the_approver_is_who_approved_that_environment(forge: LocalGitHub) -> No
     assert github.approver("7", "production") == "alice"
 
 
-def test_a_fork_notice_goes_only_to_the_pull_request_at_that_commit(forge: LocalGitHub) -> None:
-    forge.pulls[5] = {"head": {"sha": "abc"}}
-    with pytest.raises(github.GitHubError, match="not at"):
-        github.comment_on_pull_request(5, "other", "notice")
-    github.comment_on_pull_request(5, "abc", "notice")
-    assert forge.issues[5]["comments"] == ["notice"]
-
-
 def test_without_a_token_the_adapter_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     monkeypatch.setenv("GITHUB_REPOSITORY", "team/model")

@@ -64,14 +64,6 @@ def comment(number: int, body: str) -> None:
     call("POST", f"/issues/{number}/comments", {"body": body})
 
 
-def comment_on_pull_request(number: int, head_sha: str, body: str) -> None:
-    """Comment on pull request ``number`` only if its head is ``head_sha`` (no stray targets)."""
-    pull = call("GET", f"/pulls/{number}")
-    if pull["head"]["sha"] != head_sha:
-        raise GitHubError(f"pull request #{number} is not at {head_sha}: no comment")
-    comment(number, body)
-
-
 def dispatch(event_type: str, payload: dict[str, Any]) -> None:
     """Start the workflows listening for ``repository_dispatch`` of ``event_type``."""
     call("POST", "/dispatches", {"event_type": event_type, "client_payload": payload})

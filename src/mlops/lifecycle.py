@@ -108,9 +108,11 @@ class Lifecycle:
         register = self._check(self.team.job("release", "register", "push"))
         version = register.outputs["version"]
         needs = {"register": {"outputs": {"version": version}}}
-        with serving(folder) as url:
+        # The service as the pinned overlay runs it: this version, this folder's bytes.
+        with serving(folder, "--version", version) as url:
             urls = {"STAGING_URL": url, "PRODUCTION_URL": url}
-            self._check(self.team.job("release", "image", "push", needs=needs))
+            image = self._check(self.team.job("release", "image", "push", needs=needs))
+            needs["image"] = {"outputs": image.outputs}
             self._check(self.team.job("release", "staging", "push", needs=needs, vars=urls))
             self.team.forge.approve(PRODUCTION, self.settings.approver)
             self._check(self.team.job("release", PRODUCTION, "push", needs=needs, vars=urls))
@@ -130,14 +132,22 @@ class Lifecycle:
         self.team.git("commit", "--quiet", "-m", "Data: the first months", "data.dvc")
         self.team.publish()
         own = {"pull_request": {"head": {"repo": {"full_name": REPOSITORY}}, "number": 1}}
+        # The data scientist's pull request carries the model and the gate record made on a
+        # laptop; the required check reproduces both in CI and compares them.
         self.team.git("switch", "--quiet", "-c", "first-model")
+        self.team.mlops("pipeline")
+        self.team.mlops("gate")
+        self.team.git("add", "--all")
+        self.team.git("commit", "--quiet", "-m", "The first model")
         self._check(
             self.team.job(
                 "model-pr", "report", "pull_request", github={"event": own, "base_ref": "main"}
             )
         )
+        self.team.git("reset", "--quiet", "--hard")  # CI's workspace ends with its job
         self.team.git("switch", "--quiet", "main")
-        self.merge("first-model-outputs", "The first model")
+        self.team.git("merge", "--quiet", "--no-ff", "-m", "Merge first-model", "first-model")
+        self.team.publish()
         return self.release()
 
     def serve_month(self, month: str) -> tuple[int, Any]:

@@ -26,7 +26,6 @@ class LocalGitHub:
     calls: list[tuple[str, str, Any]] = field(default_factory=list)
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     approvals: list[dict[str, Any]] = field(default_factory=list)
-    pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def env(self) -> dict[str, str]:
         return {
@@ -54,8 +53,6 @@ class LocalGitHub:
             return 204, None
         if re.fullmatch(r"/actions/runs/\d+/approvals", path):
             return 200, self.approvals
-        if match := re.fullmatch(r"/pulls/(\d+)", path):
-            return 200, self.pulls[int(match.group(1))]
         return 404, {"message": f"not found: {method} {path}"}
 
     def approve(self, environment: str, login: str) -> None:

@@ -165,8 +165,7 @@ locally and attach `build/pr-report/report.md`.
 """
 
 
-def fork_notice(number: int, out: Path) -> Path:
-    """``out/report.md`` (the notice) and ``out/pr.json`` (where to post it)."""
+def fork_notice(out: Path) -> Path:
+    """``out/report.md``: the notice."""
     write_text(out / "report.md", FORK_NOTICE)
-    write_text(out / "pr.json", json.dumps({"number": number}) + "\n")
     return out / "report.md"

@@ -3,7 +3,8 @@
 Only what the workflows in this repository use is understood: ``run:`` steps, step and job
 ``env:``, ``if:`` conditions made of ``==``, ``!=``, ``&&``, ``!cancelled()`` and ``always()``,
 ``${{ }}`` expressions that name a value (with ``||`` for a default), ``continue-on-error``,
-step outputs through ``$GITHUB_OUTPUT``, and job outputs. Anything else fails loudly.
+step outputs through ``$GITHUB_OUTPUT``, the job summary through ``$GITHUB_STEP_SUMMARY``, and
+job outputs. Anything else fails loudly.
 
 Steps that reach GitHub or a registry (``uses:`` actions, package installs, ``cml``) are the
 edges: they are not run but recorded, with the files they would read checked to exist, so a
@@ -33,6 +34,9 @@ from mlops.local_github import REPOSITORY, TOKEN, LocalGitHub, local_github
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 SETUP_COMMANDS = ("python -m pip install", "npm install --global")
 EDGE_COMMANDS = ("cml ",)
+# What an edge action answers, for the steps after it: no image is built in a rehearsal, so the
+# image's digest is a stand-in that the overlays are pinned to.
+EDGE_OUTPUTS = {"docker/build-push-action": {"digest": "sha256:" + "0" * 64}}
 
 
 class RehearsalError(MlopsError):
@@ -47,6 +51,7 @@ class StepResult:
     returncode: int = 0
     outputs: dict[str, str] = field(default_factory=dict)
     output: str = ""
+    summary: str = ""
 
 
 @dataclass
@@ -138,7 +143,9 @@ def run_job(
             results.append(StepResult(name, "skipped"))
             continue
         if "uses" in step:
-            results.append(StepResult(name, "edge", step["uses"]))
+            outputs = EDGE_OUTPUTS.get(step["uses"].split("@")[0], {})
+            results.append(StepResult(name, "edge", step["uses"], outputs=outputs))
+            context["steps"][name] = {"outputs": outputs, "outcome": "success"}
             continue
         env = {**job_env}
         env |= {key: substitute(str(value), context) for key, value in step.get("env", {}).items()}
@@ -170,22 +177,27 @@ def _run(name: str, command: str, cwd: Path, env: dict[str, str]) -> StepResult:
         if missing:
             raise RehearsalError(f"{name}: cml would read files that do not exist: {missing}")
         return StepResult(name, "edge", " ".join(words))
-    with tempfile.NamedTemporaryFile("r", suffix=".out", delete=False) as handle:
-        output_file = Path(handle.name)
-    try:
+    with tempfile.TemporaryDirectory() as scratch:
+        output_file, summary_file = Path(scratch) / "output", Path(scratch) / "summary"
+        files = {"GITHUB_OUTPUT": str(output_file), "GITHUB_STEP_SUMMARY": str(summary_file)}
         finished = subprocess.run(
             ["bash", "-eo", "pipefail", "-c", command],
             cwd=cwd,
-            env={**env, "GITHUB_OUTPUT": str(output_file)},
+            env={**env, **files},
             capture_output=True,
             text=True,
             check=False,
         )
         outputs = _outputs(output_file)
-    finally:
-        output_file.unlink(missing_ok=True)
+        summary = summary_file.read_text() if summary_file.exists() else ""
     return StepResult(
-        name, "run", command, finished.returncode, outputs, finished.stdout + finished.stderr
+        name,
+        "run",
+        command,
+        finished.returncode,
+        outputs,
+        finished.stdout + finished.stderr,
+        summary,
     )
 
 
@@ -223,7 +235,9 @@ class Project:
             "server_url": "https://github.invalid",
             "run_id": "1",
             "sha": self.git("rev-parse", "HEAD").strip(),
+            "ref_name": self.git("branch", "--show-current").strip(),
             "actor": self.actor,
+            "event": {"repository": {"default_branch": "main"}},
             **context.pop("github", {}),
         }
         return run_job(
