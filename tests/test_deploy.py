@@ -245,7 +245,8 @@ def test_a_pin_that_cannot_be_made_changes_nothing(workspace: Path) -> None:
             "  - name: model-service  # the service\n    newName: registry.example/ms\n"
             "    newTag: v1.0.0  # the model version\n",
             "  - name: model-service  # the service\n    newName: registry.example/ms\n"
-            f"    newTag: '2.0'  # the model version\n    digest: {DIGEST}\n",
+            # the comment keeps its column
+            f"    newTag: '2.0'   # the model version\n    digest: {DIGEST}\n",
         ),
         (
             "  - {name: model-service, newName: registry.example/ms, newTag: v1.0.0}\n",
