@@ -205,6 +205,12 @@ def test_bearer_token_guards_scoring_when_set(
         right = {"authorization": "Bearer s3cret"}
         assert httpx.post(url, json={"records": rows[:1]}, headers=right).status_code == 200
         assert httpx.get(f"{guarded.url}/v2/health/ready").status_code == 200
+        basic = {"authorization": "Basic czNjcmV0"}  # the token in another scheme
+        refused = httpx.post(url, json={"records": rows[:1]}, headers=basic)
+        assert refused.status_code == 401
+        assert refused.headers["www-authenticate"] == "Bearer"
+        schemes = httpx.get(f"{guarded.url}/openapi.json").json()["components"]
+        assert schemes["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"  # clients see it
 
 
 def test_a_model_with_another_hash_is_refused(trained_project: Path) -> None:
