@@ -563,7 +563,8 @@ def lifecycle_command(
     params: ParamsOption = PARAMS_FILE,
 ) -> None:
     """Replay the whole loop on a clone: train, release, serve, monitor, retrain, release."""
-    from mlops import html_report, lifecycle
+    from mlops import lifecycle
+    from mlops.markdown import table as markdown_table
 
     loaded = load_params(params)
     settings = lifecycle.Settings(
@@ -578,7 +579,7 @@ def lifecycle_command(
     result = lifecycle.run(loaded, settings, Path.cwd())
     console.print(result["summary"])
     rows = lifecycle.timeline_rows([lifecycle.Month(**row) for row in result["timeline"]])
-    console.print(html_report.markdown_table(rows), highlight=False, soft_wrap=True)
+    console.print("\n".join(markdown_table(rows[0], rows[1:])), highlight=False, soft_wrap=True)
     console.print(f"report: {out / 'lifecycle.html'}, lineage: {out / 'lineage.json'}")
 
 

@@ -22,6 +22,7 @@ from mlops.errors import MlopsError
 from mlops.features import LABEL
 from mlops.featurize import part_path
 from mlops.gate_rules import decide
+from mlops.markdown import table as markdown_table
 from mlops.metrics import by_slice, score
 from mlops.tables import write_json, write_text
 from mlops.train import MODEL_DIR
@@ -157,23 +158,25 @@ def markdown(record: dict[str, Any]) -> str:
         f"{_months(record['data'])}"
         f"{_production(record['data'])}).",
         "",
-        "| rule | value | limit | candidate | champion | result |",
-        "|---|---:|---:|---:|---:|---|",
     ]
     rules = sorted(record["rules"], key=lambda rule: rule["passed"])
     passed_slices = [rule for rule in rules if rule["passed"] and rule["name"].startswith("slice ")]
-    for rule in rules:
-        if rule in passed_slices:
-            continue
-        lines.append(
-            f"| {rule['name']} | {_number(rule['value'])} | {_number(rule['limit'])} | "
-            f"{_number(rule['candidate'])} | {_number(rule['champion'])} | "
-            f"{'pass' if rule['passed'] else '**fail**'} |"
-        )
+    rows = [
+        [
+            rule["name"],
+            *(_number(rule[key]) for key in ("value", "limit", "candidate", "champion")),
+            "pass" if rule["passed"] else "**fail**",
+        ]
+        for rule in rules
+        if rule not in passed_slices
+    ]
     if passed_slices:
-        lines.append(f"| {len(passed_slices)} slice checks | | | | | pass |")
-    lines += ["", "| metric | candidate | champion |", "|---|---:|---:|"]
-    for name, value in record["candidate"]["metrics"].items():
-        theirs = champion["metrics"].get(name) if champion else None
-        lines.append(f"| {name} | {_number(value)} | {_number(theirs)} |")
+        rows.append([f"{len(passed_slices)} slice checks", "", "", "", "", "pass"])
+    header = ["rule", "value", "limit", "candidate", "champion", "result"]
+    lines += markdown_table(header, rows, "lrrrrl")
+    metrics = [
+        [name, _number(value), _number(champion["metrics"].get(name) if champion else None)]
+        for name, value in record["candidate"]["metrics"].items()
+    ]
+    lines += ["", *markdown_table(["metric", "candidate", "champion"], metrics, "lrr")]
     return "\n".join(lines) + "\n"

@@ -37,6 +37,7 @@ from mlops.config import Params
 from mlops.errors import MlopsError
 from mlops.features import LABEL
 from mlops.local_github import REPOSITORY
+from mlops.markdown import table as markdown_table
 from mlops.rehearsal import JobResult, Project, RehearsalError, project
 from mlops.serving_process import serving
 from mlops.tables import write_json, write_text
@@ -315,7 +316,8 @@ def write(rows: list[Month], lineage: dict[str, Any], out: Path, summary: str) -
     write_json(out / "timeline.json", [row.__dict__ for row in rows])
     write_json(out / "lineage.json", lineage)
     write_text(
-        out / "timeline.md", f"# Lifecycle\n\n{summary}\n\n{html_report.markdown_table(table)}\n"
+        out / "timeline.md",
+        "\n".join([f"# Lifecycle\n\n{summary}\n", *markdown_table(table[0], table[1:]), ""]),
     )
     stages = [
         [

@@ -8,23 +8,24 @@ import yaml
 
 from mlops import git, lineage
 from mlops.config import TargetParams
+from mlops.markdown import table as markdown_table
 
 
 def _slice_table(slices: dict[str, dict[str, dict[str, float]]]) -> list[str]:
     lines = []
     for column, values in slices.items():
-        lines += [
-            "",
-            f"**By {column}**",
-            "",
-            "| value | rows | positive rate | ROC AUC | F1 |",
-            "|---|---:|---:|---:|---:|",
-        ]
-        lines += [
-            f"| {value} | {m['rows']:,} | {m['positive_rate']:.3f} | {m['roc_auc']:.4f} | "
-            f"{m['f1']:.4f} |"
+        rows = [
+            [
+                value,
+                f"{m['rows']:,}",
+                f"{m['positive_rate']:.3f}",
+                f"{m['roc_auc']:.4f}",
+                f"{m['f1']:.4f}",
+            ]
             for value, m in values.items()
         ]
+        header = ["value", "rows", "positive rate", "ROC AUC", "F1"]
+        lines += ["", f"**By {column}**", "", *markdown_table(header, rows, "lrrrr")]
     return lines
 
 

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from mlops import html_report
+from mlops.markdown import table as markdown_table
 from mlops.monitor import newest
 from mlops.tables import write_json, write_text
 
@@ -108,7 +109,7 @@ def markdown(report: dict[str, Any]) -> str:
         f"rule: {report['decision']['rule']}.",
     ]
     for title, rows in _sections(report):
-        parts += [f"### {title}", html_report.markdown_table(rows)]
+        parts += [f"### {title}", "\n".join(markdown_table(rows[0], rows[1:]))]
     holdout = report["performance"]["holdout"]
     if holdout and report["performance"]["windows"]:
         parts.append(f"Holdout ROC AUC of the model: {holdout['roc_auc']:.4f}.")

@@ -17,6 +17,7 @@ from mlops import dvc, git
 from mlops.evaluate import METRICS_JSON, SLICES_JSON
 from mlops.gate import GATE_MD
 from mlops.latency import PROFILE_JSON
+from mlops.markdown import table as markdown_table
 from mlops.tables import write_text
 from mlops.validate import QUALITY_JSON, QUALITY_MD
 
@@ -41,14 +42,12 @@ def _change(entry: dict[str, Any]) -> str:
 
 def metrics_table(diff: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     """The holdout metrics and the model profile, base against this revision."""
-    rows = ["| file | metric | base | this | change |", "|---|---|---:|---:|---:|"]
-    for file in (METRICS_JSON, PROFILE_JSON):
-        for name, entry in sorted(diff.get(str(file), {}).items()):
-            rows.append(
-                f"| {file.stem} | {name} | {_value(entry.get('old'))} | "
-                f"{_value(entry.get('new'))} | {_change(entry)} |"
-            )
-    return rows
+    rows = [
+        [file.stem, name, _value(entry.get("old")), _value(entry.get("new")), _change(entry)]
+        for file in (METRICS_JSON, PROFILE_JSON)
+        for name, entry in sorted(diff.get(str(file), {}).items())
+    ]
+    return markdown_table(["file", "metric", "base", "this", "change"], rows, "llrrr")
 
 
 def params_table(diff: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
@@ -57,20 +56,13 @@ def params_table(diff: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     ]
     if not changed:
         return ["No parameter changed."]
-    rows = ["| param | base | this |", "|---|---|---|"]
-    rows += [
-        f"| {name} | {_value(entry.get('old'))} | {_value(entry.get('new'))} |"
-        for name, entry in changed
-    ]
-    return rows
+    rows = [[name, _value(entry.get("old")), _value(entry.get("new"))] for name, entry in changed]
+    return markdown_table(["param", "base", "this"], rows)
 
 
 def slices_table(base: dict[str, Any] | None, current: dict[str, Any]) -> list[str]:
     """Each slice's primary metric and rows, so a regression hidden by the average shows."""
-    rows = [
-        f"| slice | rows | base {SLICE_METRIC} | this {SLICE_METRIC} | change |",
-        "|---|---:|---:|---:|---:|",
-    ]
+    rows = []
     for column, values in sorted(current.items()):
         for value, metrics in sorted(values.items()):
             old = ((base or {}).get(column, {}).get(value) or {}).get(SLICE_METRIC)
@@ -78,19 +70,18 @@ def slices_table(base: dict[str, Any] | None, current: dict[str, Any]) -> list[s
             moved = old is not None and new is not None and new != old
             change = f"{new - old:+.4f}" if moved else ""
             rows.append(
-                f"| {column}={value} | {metrics.get('rows')} | {_value(old)} | "
-                f"{_value(new)} | {change} |"
+                [f"{column}={value}", metrics.get("rows"), _value(old), _value(new), change]
             )
-    return rows
+    header = ["slice", "rows", f"base {SLICE_METRIC}", f"this {SLICE_METRIC}", "change"]
+    return markdown_table(header, rows, "lrrrr")
 
 
 def quality_summary(report: dict[str, Any]) -> list[str]:
-    rows = ["| table | rows in | duplicates removed | rows out |", "|---|---:|---:|---:|"]
-    rows += [
-        f"| {table} | {t['rows_in']:,} | {t['duplicates_removed']:,} | {t['rows_out']:,} |"
+    rows = [
+        [table, f"{t['rows_in']:,}", f"{t['duplicates_removed']:,}", f"{t['rows_out']:,}"]
         for table, t in sorted(report["tables"].items())
     ]
-    return rows
+    return markdown_table(["table", "rows in", "duplicates removed", "rows out"], rows, "lrrr")
 
 
 def _details(title: str, body: str) -> list[str]:

@@ -6,6 +6,8 @@ from typing import Any
 
 import pandas as pd
 
+from mlops.markdown import table as markdown_table
+
 
 def drop_exact_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Keep the first of identical rows; a repeated record would count twice in training."""
@@ -49,15 +51,20 @@ def markdown(report: dict[str, Any]) -> str:
             f"{body['files']} files, {body['rows_in']} rows read, "
             f"{body['duplicates_removed']} exact duplicates removed, {body['rows_out']} rows kept.",
             "",
-            "| column | missing | outliers | outlier bounds | example rows |",
-            "|---|---:|---:|---|---|",
         ]
+        rows = []
         for column, missing in body["missing"].items():
             outlier = body["outliers"].get(column, {})
             bounds = ", ".join(f"{bound:.4g}" for bound in outlier.get("bounds", []))
-            examples = ", ".join(outlier.get("rows", []))
-            lines.append(
-                f"| {column} | {missing} | {outlier.get('count', 0)} | {bounds} | {examples} |"
+            rows.append(
+                [
+                    column,
+                    missing,
+                    outlier.get("count", 0),
+                    bounds,
+                    ", ".join(outlier.get("rows", [])),
+                ]
             )
-        lines.append("")
+        header = ["column", "missing", "outliers", "outlier bounds", "example rows"]
+        lines += [*markdown_table(header, rows, "lrrll"), ""]
     return "\n".join(lines)

@@ -1,0 +1,16 @@
+"""The one markdown table writer: a value cannot break the table it stands in."""
+
+from __future__ import annotations
+
+from mlops.markdown import table
+
+
+def test_a_table_aligns_its_columns_and_escapes_what_would_break_it() -> None:
+    lines = table(["slice", "rows"], [["carrier=A|B", 12], ["origin=multi\nline", 3]], "lr")
+    assert lines == [
+        "| slice | rows |",
+        "|---|---:|",
+        "| carrier=A\\|B | 12 |",
+        "| origin=multi line | 3 |",
+    ]
+    assert all(line.count("|") - line.count("\\|") == 3 for line in lines)
