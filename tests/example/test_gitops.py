@@ -78,6 +78,9 @@ def test_1_a_pull_request_that_changes_params_gets_a_report_and_a_verdict(team: 
 
 
 def test_2_a_merge_registers_deploys_to_staging_and_waits_for_approval(team: Project) -> None:
+    team.git("switch", "--quiet", "-c", "not-main")
+    assert not team.job("release", "register", "workflow_dispatch").ran  # only main releases
+    team.git("switch", "--quiet", "main")
     register = team.job("release", "register", "push")
     assert register.succeeded
     version = register.outputs["version"]
