@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from mlops import http
 from mlops.errors import MlopsError
@@ -49,8 +50,13 @@ def call(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
 
 
 def upsert_issue(title: str, body: str, label: str) -> dict[str, Any]:
-    """Open an issue, or comment on the open one with the same label and title (one per topic)."""
-    open_issues = call("GET", f"/issues?state=open&labels={label}&per_page=100") or []
+    """Open an issue, or comment on the open one with the same label and title (one per topic).
+
+    The label goes into the query encoded (it may hold spaces, ``&`` or ``#``); GitHub reads
+    ``labels`` as a comma-separated list, so a label with a comma cannot be searched for.
+    """
+    query = urlencode({"state": "open", "labels": label, "per_page": 100})
+    open_issues = call("GET", f"/issues?{query}") or []
     existing = next((issue for issue in open_issues if issue["title"] == title), None)
     if existing is None:
         issue = call("POST", "/issues", {"title": title, "body": body, "labels": [label]})
@@ -71,7 +77,7 @@ def dispatch(event_type: str, payload: dict[str, Any]) -> None:
 
 def approver(run_id: str, environment: str) -> str:
     """Who approved ``environment`` in workflow run ``run_id`` (the last approval counts)."""
-    reviews = call("GET", f"/actions/runs/{run_id}/approvals") or []
+    reviews = call("GET", f"/actions/runs/{quote(run_id, safe='')}/approvals") or []
     approved = [
         review["user"]["login"]
         for review in reviews

@@ -1,14 +1,19 @@
 """JSON over HTTP with the standard library: the one client the CLI's outgoing calls share
 (webhooks, GitHub's API, smoke tests, replayed traffic). A failure is an ``MlopsError`` that
-names the call, never the headers (they may hold a token)."""
+names the call and what the service said, never the headers (they may hold a token)."""
 
 from __future__ import annotations
 
 import json
+import urllib.error
 import urllib.request
+from http.client import InvalidURL
 from typing import Any
 
 from mlops.errors import MlopsError
+
+DETAIL_CHARS = 300  # of a refusal's body: enough for the reason, not a whole HTML page
+DETAIL_BYTES = 64 * 1024  # read no more of a refusal's body than this
 
 
 def bearer(token: str | None) -> dict[str, str]:
@@ -27,18 +32,42 @@ def request_json(
 ) -> Any:
     """Send ``body`` as JSON (GET without one); the answer decoded when it is JSON, its text
     otherwise (a chat webhook answers ``ok``), ``None`` when empty."""
-    request = urllib.request.Request(
-        url,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json", **(headers or {})},
-        method=method,
-    )
+    data = None if body is None else json.dumps(body).encode()
     try:
+        request = urllib.request.Request(
+            url,
+            data=data,
+            headers={"Content-Type": "application/json", **(headers or {})},
+            method=method,
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:
             answer = response.read()
             is_json = "json" in response.headers.get("Content-Type", "")
-    except OSError as failure:  # URLError and HTTPError are OSErrors
+    except urllib.error.HTTPError as failure:  # the "why" is in the body, not the status line
+        with failure:
+            said = _refusal(failure)
+        detail = f": {said}" if said and said != failure.reason else ""  # not "Not Found" twice
+        raise error(f"{what or url}: {failure}{detail}") from None
+    except (OSError, ValueError, InvalidURL) as failure:  # unreachable, or a URL it cannot send
         raise error(f"{what or url}: {failure}") from None
     if not answer:
         return None
     return json.loads(answer) if is_json else answer.decode()
+
+
+def _refusal(failure: urllib.error.HTTPError) -> str:
+    """What the service said about refusing: a JSON ``message`` (GitHub's and many APIs' shape)
+    with its ``errors`` when they are short, else the start of the body on one line."""
+    try:
+        text = failure.read(DETAIL_BYTES).decode(errors="replace")
+    except OSError:  # the connection died mid-body: the status line is all there is
+        return ""
+    try:
+        said = json.loads(text)
+    except ValueError:
+        said = None
+    if isinstance(said, dict) and isinstance(said.get("message"), str):
+        message = " ".join(said["message"].split())[:DETAIL_CHARS]
+        errors = json.dumps(said["errors"]) if said.get("errors") else ""
+        return f"{message} {errors}" if errors and len(errors) <= DETAIL_CHARS else message
+    return " ".join(text.split())[:DETAIL_CHARS]

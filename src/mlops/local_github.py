@@ -15,9 +15,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 REPOSITORY = "team/model"
 TOKEN = "rehearsal-token"
+DOCS = "https://docs.github.com/rest"
+
+
+def refusal(message: str, **details: Any) -> dict[str, Any]:
+    """An error body in GitHub's shape, so the adapter's error reporting is exercised."""
+    return {"message": message, **details, "documentation_url": DOCS}
 
 
 @dataclass
@@ -34,13 +41,21 @@ class LocalGitHub:
             "GITHUB_TOKEN": TOKEN,
         }
 
-    def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
-        self.calls.append((method, path, body))
-        path = path.removeprefix(f"/repos/{REPOSITORY}")
-        if method == "GET" and path.startswith("/issues?"):
-            label = re.search(r"labels=([^&]+)", path).group(1)  # type: ignore[union-attr]
-            return 200, [i for i in self.issues.values() if label in i["labels"]]
+    def answer(self, method: str, target: str, body: Any) -> tuple[int, Any]:
+        """GitHub's status and JSON answer to ``method`` on ``target`` (a path and query)."""
+        self.calls.append((method, target, body))
+        url = urlsplit(target)
+        path = url.path.removeprefix(f"/repos/{REPOSITORY}")
+        if method == "GET" and path == "/issues":
+            # ``labels`` is comma-separated; an issue must carry every one (as on GitHub).
+            wanted = [
+                label for label in parse_qs(url.query).get("labels", [""])[0].split(",") if label
+            ]
+            return 200, [i for i in self.issues.values() if all(w in i["labels"] for w in wanted)]
         if method == "POST" and path == "/issues":
+            if not (body or {}).get("title"):  # GitHub's 422, for the adapter's error reports
+                missing = {"resource": "Issue", "code": "missing_field", "field": "title"}
+                return 422, refusal("Validation Failed", errors=[missing])
             number = len(self.issues) + 1
             self.issues[number] = {"number": number, **body, "comments": []}
             return 201, self.issues[number]
@@ -53,7 +68,7 @@ class LocalGitHub:
             return 204, None
         if re.fullmatch(r"/actions/runs/\d+/approvals", path):
             return 200, self.approvals
-        return 404, {"message": f"not found: {method} {path}"}
+        return 404, refusal("Not Found")
 
     def approve(self, environment: str, login: str) -> None:
         """The reviewer's approval the next ``approvals`` call answers with."""
@@ -72,11 +87,11 @@ def local_github() -> Iterator[LocalGitHub]:
     class Handler(BaseHTTPRequestHandler):
         def _reply(self) -> None:
             if self.headers["Authorization"] != f"Bearer {TOKEN}":
-                self.send_error(401)
-                return
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length)) if length else None
-            status, answer = forge.answer(self.command, self.path, body)
+                status, answer = 401, refusal("Bad credentials")
+            else:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length)) if length else None
+                status, answer = forge.answer(self.command, self.path, body)
             data = b"" if answer is None else json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
