@@ -1,10 +1,11 @@
 """Run a workflow job's steps here, as GitHub Actions would, to rehearse it without GitHub.
 
 Only what the workflows in this repository use is understood: ``run:`` steps, step and job
-``env:``, ``if:`` conditions made of ``==``, ``!=``, ``&&``, ``!cancelled()`` and ``always()``,
-``${{ }}`` expressions that name a value (with ``||`` for a default), ``continue-on-error``,
-step outputs through ``$GITHUB_OUTPUT``, the job summary through ``$GITHUB_STEP_SUMMARY``, and
-job outputs. Anything else fails loudly.
+``env:``, ``if:`` conditions and ``${{ }}`` expressions in GitHub's expression language
+(literals, contexts, ``! < <= > >= == != && ||`` with GitHub's precedence and loose,
+case-insensitive equality, ``format``, ``contains``, ``startsWith``, ``endsWith`` and the status
+functions), ``continue-on-error``, step outputs through ``$GITHUB_OUTPUT``, the job summary
+through ``$GITHUB_STEP_SUMMARY``, and job outputs. Anything else fails loudly.
 
 Steps that reach GitHub or a registry (``uses:`` actions, package installs, ``cml``) are the
 edges: they are not run but recorded, with the files they would read checked to exist, so a
@@ -70,45 +71,382 @@ class JobResult:
         return [step.command for step in self.steps if step.kind == "edge"]
 
 
-def _lookup(context: dict[str, Any], path: str) -> Any:
-    value: Any = context
-    for part in path.split("."):
-        value = value.get(part, "") if isinstance(value, dict) else ""
-    return value
+# GitHub's expression language as "Evaluate expressions in workflows and actions" documents it.
+# Values are Python's: None (null), bool, int or float (number), str, list (array), dict (object).
+_NUMBER = r"-?(?:0[xX][0-9a-fA-F]+|0[oO][0-7]+|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)"
+_TOKEN = re.compile(
+    rf"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>{_NUMBER})(?![\w.])"
+    r"|(?P<name>[A-Za-z_][\w-]*)|(?P<operator>&&|\|\||==|!=|<=|>=|[<>!()\[\].,*]))"
+)
+_KEYWORDS = {"true": True, "false": False, "null": None}
+_CONTEXTS = {"github", "env", "vars", "job", "jobs", "steps", "runner", "secrets"}
+_CONTEXTS |= {"strategy", "matrix", "needs", "inputs"}
+_STATUS = frozenset({"success", "failure", "cancelled", "always"})
+# Lowercased name: fewest and most arguments. Function names ignore case, as on GitHub.
+_FUNCTIONS: dict[str, tuple[int, int | None]] = {
+    "format": (1, None),
+    "contains": (2, 2),
+    "startswith": (2, 2),
+    "endswith": (2, 2),
+    **{name: (0, 0) for name in _STATUS},
+}
+# Loosest first: || then &&, then == !=, then < <= > >=; then !, then . and [], then ( ).
+_LEVELS = (("||",), ("&&",), ("==", "!="), ("<", "<=", ">", ">="))
+_ORDER = {
+    "<": lambda left, right: left < right,
+    "<=": lambda left, right: left <= right,
+    ">": lambda left, right: left > right,
+    ">=": lambda left, right: left >= right,
+}
 
 
-def evaluate(expression: str, context: dict[str, Any]) -> Any:
-    """A value, a string literal, ``a || b``, ``a == b``, ``a != b``, ``a && b``."""
-    expression = expression.strip()
-    if "&&" in expression:
-        return all(evaluate(part, context) for part in expression.split("&&"))
-    if "||" in expression:
-        return next((v for v in (evaluate(p, context) for p in expression.split("||")) if v), "")
-    for operator in ("==", "!="):
-        if operator in expression:
-            left, right = (evaluate(side, context) for side in expression.split(operator, 1))
-            return (str(left) == str(right)) == (operator == "==")
-    if expression in ("!cancelled()", "always()", "success()"):
-        return True
-    if re.fullmatch(r"'[^']*'", expression):
-        return expression[1:-1]
-    if re.fullmatch(r"[A-Za-z_][\w.-]*", expression):
-        return _lookup(context, expression)
-    raise RehearsalError(f"a rehearsal does not understand the expression {expression!r}")
+def _number(text: str) -> int | float:
+    lowered = text.lower()
+    if "0x" in lowered:
+        return int(lowered, 16)
+    if "0o" in lowered:
+        return int(lowered, 8)
+    return float(lowered) if re.search(r"[.e]", lowered) else int(lowered)
+
+
+class _Parser:
+    """Recursive descent with precedence climbing over ``_LEVELS``; nodes are tuples."""
+
+    def __init__(self, expression: str) -> None:
+        self.expression = expression
+        self.tokens: list[tuple[str, str]] = []
+        text, position = expression.rstrip(), 0
+        while position < len(text):
+            match = _TOKEN.match(text, position)
+            if not match or not match.lastgroup:
+                raise self.error(f"unexpected {text[position:].lstrip()[:1]!r}")
+            self.tokens.append((match.lastgroup, match.group(match.lastgroup)))
+            position = match.end()
+        self.tokens.append(("end", ""))
+        self.position = 0
+
+    def error(self, reason: str) -> RehearsalError:
+        return RehearsalError(
+            f"a rehearsal does not understand the expression {self.expression!r}: {reason}"
+        )
+
+    def take(self) -> tuple[str, str]:
+        token = self.tokens[self.position]
+        self.position += token[0] != "end"
+        return token
+
+    def accept(self, operator: str) -> bool:
+        if self.tokens[self.position] == ("operator", operator):
+            self.position += 1
+            return True
+        return False
+
+    def expect(self, operator: str) -> None:
+        if not self.accept(operator):
+            raise self.error(
+                f"expected {operator!r}, found {self.tokens[self.position][1] or 'the end'!r}"
+            )
+
+    def whole(self) -> tuple[Any, ...]:
+        node = self.binary(0)
+        if self.tokens[self.position][0] != "end":
+            raise self.error(f"unexpected {self.tokens[self.position][1]!r}")
+        return node
+
+    def binary(self, level: int) -> tuple[Any, ...]:
+        if level == len(_LEVELS):
+            return self.unary()
+        node = self.binary(level + 1)
+        while self.tokens[self.position][0] == "operator" and (
+            self.tokens[self.position][1] in _LEVELS[level]
+        ):
+            node = (self.take()[1], node, self.binary(level + 1))
+        return node
+
+    def unary(self) -> tuple[Any, ...]:
+        return ("!", self.unary()) if self.accept("!") else self.postfix()
+
+    def postfix(self) -> tuple[Any, ...]:
+        node = self.primary()
+        while True:
+            if self.accept("."):
+                kind, name = self.take()
+                if kind != "name":
+                    raise self.error(
+                        "object filters (.*) are not supported"
+                        if name == "*"
+                        else f"a property name must follow '.', not {name or 'the end'!r}"
+                    )
+                node = ("[]", node, ("literal", name))
+            elif self.accept("["):
+                node = ("[]", node, self.binary(0))
+                self.expect("]")
+            else:
+                return node
+
+    def primary(self) -> tuple[Any, ...]:
+        kind, text = self.take()
+        if kind == "string":
+            return ("literal", text[1:-1].replace("''", "'"))
+        if kind == "number":
+            return ("literal", _number(text))
+        if (kind, text) == ("operator", "("):
+            node = self.binary(0)
+            self.expect(")")
+            return node
+        if kind == "name" and text in _KEYWORDS:
+            return ("literal", _KEYWORDS[text])
+        if kind == "name" and self.accept("("):
+            return self.call(text)
+        if kind == "name":
+            if text.lower() not in _CONTEXTS:
+                raise self.error(f"{text!r} is not a context")
+            return ("context", text)
+        raise self.error(f"unexpected {text or 'end'!r}")
+
+    def call(self, name: str) -> tuple[Any, ...]:
+        arguments: list[tuple[Any, ...]] = []
+        if not self.accept(")"):
+            arguments.append(self.binary(0))
+            while self.accept(","):
+                arguments.append(self.binary(0))
+            self.expect(")")
+        if name.lower() not in _FUNCTIONS:
+            raise self.error(f"unknown function {name}()")
+        fewest, most = _FUNCTIONS[name.lower()]
+        if len(arguments) < fewest or (most is not None and len(arguments) > most):
+            raise self.error(
+                f"{name}() takes {fewest}{'' if most == fewest else ' or more'} arguments"
+            )
+        return ("call", name.lower(), *arguments)
+
+
+def parse(expression: str) -> tuple[Any, ...]:
+    """The syntax tree of an expression; a RehearsalError names what is not understood."""
+    return _Parser(expression).whole()
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if value is None or isinstance(value, bool | int | float | str | list | dict):
+        return value
+    return str(value)
+
+
+def _lookup(value: Any, key: Any) -> Any:
+    """``value.key`` or ``value[key]``, null when absent. Keys ignore case, as in GitHub's
+    contexts; arrays take whole-number indices."""
+    if isinstance(value, list):
+        index = _to_number(key)
+        whole = index == index and float(index).is_integer()
+        return _value(value[int(index)]) if whole and 0 <= index < len(value) else None
+    if not isinstance(value, dict) or isinstance(key, dict | list):
+        return None
+    key = _to_string(key, "")
+    if key in value:
+        return _value(value[key])
+    folded = key.upper()
+    return next((_value(v) for k, v in value.items() if str(k).upper() == folded), None)
+
+
+def _truthy(value: Any) -> bool:
+    """Falsy: false, 0, -0, NaN, '' and null."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int | float):
+        return value == value and value != 0
+    return value != "" if isinstance(value, str) else True
+
+
+def _kind(value: Any) -> str:
+    if value is None or isinstance(value, bool | str | list | dict):
+        return type(value).__name__
+    return "number"
+
+
+def _to_number(value: Any) -> int | float:
+    """null 0, true 1, false 0, a string its JSON number ('' 0), anything else NaN."""
+    if value is None or isinstance(value, bool):
+        return int(bool(value))
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        return 0 if not text else _number(text) if re.fullmatch(_NUMBER, text) else float("nan")
+    return float("nan")
+
+
+def _to_string(value: Any, expression: str) -> str:
+    """null '', booleans 'true' and 'false', numbers in decimal (exponential when large)."""
+    if value is None or isinstance(value, bool):
+        return {None: "", True: "true", False: "false"}[value]
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}[str(value)]
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, str):
+        return value
+    kind = "an array" if isinstance(value, list) else "an object"
+    raise RehearsalError(f"{expression!r} gives {kind}, which GitHub does not cast to a string")
+
+
+def _coerce(left: Any, right: Any) -> tuple[Any, Any]:
+    """Operands of different types are compared as numbers."""
+    if _kind(left) != _kind(right):
+        return _to_number(left), _to_number(right)
+    return left, right
+
+
+def _equal(left: Any, right: Any) -> bool:
+    left, right = _coerce(left, right)
+    if isinstance(left, str):
+        return left.upper() == right.upper()  # GitHub ignores case when comparing strings
+    if isinstance(left, list | dict):
+        return left is right  # only the same instance
+    return bool(left == right)  # NaN equals nothing
+
+
+def _compare(operator: str, left: Any, right: Any) -> bool:
+    left, right = _coerce(left, right)
+    if isinstance(left, str):
+        left, right = left.upper(), right.upper()
+    elif isinstance(left, list | dict):
+        return False
+    elif left is None:
+        left = right = 0
+    return bool(_ORDER[operator](left, right))  # False whenever NaN is an operand
+
+
+def _format(template: Any, arguments: list[Any], expression: str) -> str:
+    """``{N}`` is argument N; ``{{`` and ``}}`` are braces."""
+    text, pieces, position = _to_string(template, expression), [], 0
+    while position < len(text):
+        if text.startswith(("{{", "}}"), position):
+            pieces.append(text[position])
+            position += 2
+        elif text[position] == "{":
+            end = text.find("}", position)
+            index = text[position + 1 : end] if end != -1 else ""
+            if not (index.isascii() and index.isdigit() and int(index) < len(arguments)):
+                raise RehearsalError(f"{expression!r}: format() has no argument for {{{index}")
+            pieces.append(_to_string(arguments[int(index)], expression))
+            position = end + 1
+        elif text[position] == "}":
+            raise RehearsalError(f"{expression!r}: format() has an unmatched '}}' in {text!r}")
+        else:
+            pieces.append(text[position])
+            position += 1
+    return "".join(pieces)
+
+
+def _call(name: str, arguments: list[Any], failed: bool | None, expression: str) -> Any:
+    if name in _STATUS:
+        if failed is None:
+            raise RehearsalError(f"{expression!r}: {name}() belongs in an if: condition")
+        return {"success": not failed, "failure": failed, "cancelled": False, "always": True}[name]
+    if name == "format":
+        return _format(arguments[0], arguments[1:], expression)
+    search, item = arguments
+    if name == "contains" and isinstance(search, list):
+        return any(_equal(element, item) for element in search)
+    if isinstance(search, list | dict) or isinstance(item, list | dict):
+        return False
+    haystack, needle = _to_string(search, expression).upper(), _to_string(item, expression).upper()
+    if name == "contains":
+        return needle in haystack
+    return haystack.startswith(needle) if name == "startswith" else haystack.endswith(needle)
+
+
+def _evaluate(
+    node: tuple[Any, ...], context: dict[str, Any], failed: bool | None, expression: str
+) -> Any:
+    kind = node[0]
+    if kind == "literal":
+        return node[1]
+    if kind == "context":
+        value = _lookup(context, node[1])
+        if value is None:
+            raise RehearsalError(
+                f"{expression!r} reads {node[1]}, which the rehearsal does not give"
+            )
+        return value
+
+    def operand(index: int) -> Any:
+        return _evaluate(node[index], context, failed, expression)
+
+    if kind == "!":
+        return not _truthy(operand(1))
+    if kind == "&&":  # short-circuits, and gives an operand, not a boolean
+        left = operand(1)
+        return operand(2) if _truthy(left) else left
+    if kind == "||":
+        left = operand(1)
+        return left if _truthy(left) else operand(2)
+    if kind == "call":
+        return _call(node[1], [operand(i) for i in range(2, len(node))], failed, expression)
+    if kind == "[]":
+        return _lookup(operand(1), operand(2))
+    if kind in ("==", "!="):
+        return _equal(operand(1), operand(2)) == (kind == "==")
+    return _compare(kind, operand(1), operand(2))
+
+
+def evaluate(expression: str, context: dict[str, Any], failed: bool | None = False) -> Any:
+    """``expression``'s value in ``context``, by GitHub's rules. ``failed`` (whether an earlier
+    step failed) answers the status functions; None, outside ``if:``, refuses them."""
+    return _evaluate(parse(expression), context, failed, expression)
+
+
+def expressions(text: str) -> Iterator[tuple[int, int, str]]:
+    """Each ``${{ }}`` in ``text``: start, end and the expression. A ``}}`` inside a quoted
+    string does not close it."""
+    start = text.find("${{")
+    while start != -1:
+        position, quoted = start + 3, False
+        while quoted or not text.startswith("}}", position):
+            if position >= len(text):
+                raise RehearsalError(f"an expression in {text!r} is not closed with '}}}}'")
+            quoted ^= text[position] == "'"
+            position += 1
+        yield start, position + 2, text[start + 3 : position].strip()
+        start = text.find("${{", position + 2)
 
 
 def substitute(text: str, context: dict[str, Any]) -> str:
-    return EXPRESSION.sub(lambda match: str(evaluate(match.group(1), context)), text)
+    pieces, last = [], 0
+    for start, end, expression in expressions(text):
+        value = evaluate(expression, context, failed=None)
+        pieces += [text[last:start], _to_string(value, expression)]
+        last = end
+    return "".join(pieces) + text[last:]
+
+
+def _calls_status(node: tuple[Any, ...]) -> bool:
+    if node[0] == "call" and node[1] in _STATUS:
+        return True
+    return any(_calls_status(child) for child in node[1:] if isinstance(child, tuple))
 
 
 def _condition(step: dict[str, Any], context: dict[str, Any], failed: bool) -> bool:
-    condition = str(step.get("if", ""))
+    """A step's or job's ``if:``. Without a status function it is ``success() && (...)``, so
+    after a failure only ``always()``, ``failure()`` or ``!cancelled()`` conditions run."""
+    condition = step.get("if", "")
+    if isinstance(condition, bool):
+        condition = "true" if condition else "false"
+    condition = str(condition).strip()
     if not condition:
         return not failed
-    inner = EXPRESSION.fullmatch(condition.strip())
-    expression = inner.group(1) if inner else condition
-    runs_after_failure = any(word in expression for word in ("!cancelled()", "always()"))
-    return (runs_after_failure or not failed) and bool(evaluate(expression, context))
+    spans = list(expressions(condition))
+    if spans and spans[0][:2] != (0, len(condition)):
+        raise RehearsalError(f"the condition {condition!r} mixes text and ${{{{ }}}}: always true")
+    expression = spans[0][2] if spans else condition
+    tree = parse(expression)
+    if not _calls_status(tree):
+        tree = ("&&", ("call", "success"), tree)
+    return _truthy(_evaluate(tree, context, failed, expression))
 
 
 def _outputs(path: Path) -> dict[str, str]:
