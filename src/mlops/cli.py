@@ -6,20 +6,34 @@ Subcommands import what they need when they run, so quick ones (registry, lineag
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
 
 from mlops.config import PARAMS_FILE, SCHEMA_FILE, load_params
 from mlops.errors import MlopsError
 
+
+class _ReportsFailures(TyperGroup):
+    """Every command's expected failures (``MlopsError``: bad input or state, a missing file
+    the user named) print one line and exit 1; anything else is a bug and keeps its traceback.
+    One handler at the root, around every subcommand."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (MlopsError, FileNotFoundError) as error:
+            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
 app = typer.Typer(
+    cls=_ReportsFailures,
     help="GitOps template for machine-learning operations.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -56,20 +70,6 @@ SchedulerOption = Annotated[str | None, typer.Option(help="Dask scheduler addres
 LocalClusterOption = Annotated[int, typer.Option(help="Dask workers started here (0: no).")]
 
 
-def _reports_failures(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Expected failures (bad input or state) print a message and exit 1, without a traceback."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (MlopsError, FileNotFoundError, ValueError) as error:
-            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
 def _actor(actor: str | None) -> str:
     from mlops import git
 
@@ -86,7 +86,6 @@ def _print_table(title: str, values: dict[str, Any]) -> None:
 
 
 @app.command("pipeline")
-@_reports_failures
 def pipeline_command(
     force: Annotated[bool, typer.Option(help="Re-run every stage (dvc repro --force).")] = False,
     params: ParamsOption = PARAMS_FILE,
@@ -100,7 +99,6 @@ def pipeline_command(
 
 
 @data_app.command("pull")
-@_reports_failures
 def data_pull(params: ParamsOption = PARAMS_FILE) -> None:
     """Make data/ hold the version data.dvc records: as is, from the remote, or rebuilt."""
     from mlops import datastore
@@ -109,7 +107,6 @@ def data_pull(params: ParamsOption = PARAMS_FILE) -> None:
 
 
 @data_app.command("add-month")
-@_reports_failures
 def data_add_month(
     month: Annotated[str, typer.Argument(help="YYYY-MM")], params: ParamsOption = PARAMS_FILE
 ) -> None:
@@ -120,7 +117,6 @@ def data_add_month(
 
 
 @data_app.command("create")
-@_reports_failures
 def data_create(
     months: Annotated[list[str] | None, typer.Option("--month", help="YYYY-MM; repeat")] = None,
     every: Annotated[int, typer.Option(help="keep every n-th row of the main table")] = 1,
@@ -135,7 +131,6 @@ def data_create(
 
 
 @data_app.command("import")
-@_reports_failures
 def data_import(
     paths: Annotated[list[Path], typer.Argument(help="CSV or Parquet files")],
     table: Annotated[str, typer.Option(help="the table (folder under data.dir) they belong to")],
@@ -153,7 +148,6 @@ def data_import(
 
 
 @data_app.command("add")
-@_reports_failures
 def data_add(params: ParamsOption = PARAMS_FILE) -> None:
     """Record data/ as it is now as a new version, meta included: use it instead of dvc add."""
     from mlops import datastore
@@ -162,7 +156,6 @@ def data_add(params: ParamsOption = PARAMS_FILE) -> None:
 
 
 @app.command("validate")
-@_reports_failures
 def validate_command(
     params: ParamsOption = PARAMS_FILE,
     schema: Annotated[Path, typer.Option(help="The data contract.")] = SCHEMA_FILE,
@@ -179,7 +172,6 @@ def validate_command(
 
 
 @app.command("featurize")
-@_reports_failures
 def featurize_command(params: ParamsOption = PARAMS_FILE) -> None:
     """Build features and the label; split by time into train, validation and holdout."""
     from mlops import featurize
@@ -190,7 +182,6 @@ def featurize_command(params: ParamsOption = PARAMS_FILE) -> None:
 
 
 @app.command("train")
-@_reports_failures
 def train_command(params: ParamsOption = PARAMS_FILE) -> None:
     """Fit the model named in params.yaml and save it with its reference profile."""
     from mlops import train
@@ -203,7 +194,6 @@ def train_command(params: ParamsOption = PARAMS_FILE) -> None:
 
 
 @app.command("evaluate")
-@_reports_failures
 def evaluate_command(params: ParamsOption = PARAMS_FILE) -> None:
     """Score the model on the holdout: metrics, slices, plots, permutation importance."""
     from mlops import evaluate
@@ -212,7 +202,6 @@ def evaluate_command(params: ParamsOption = PARAMS_FILE) -> None:
 
 
 @app.command("serving-check")
-@_reports_failures
 def serving_check_command(
     schema: Annotated[Path, typer.Option(help="The data contract.")] = SCHEMA_FILE,
 ) -> None:
@@ -227,7 +216,6 @@ def serving_check_command(
 
 
 @app.command("profile")
-@_reports_failures
 def profile_command(params: ParamsOption = PARAMS_FILE) -> None:
     """Measure model size and single-row / batch prediction latency."""
     from mlops import latency
@@ -236,7 +224,6 @@ def profile_command(params: ParamsOption = PARAMS_FILE) -> None:
 
 
 @app.command("serve")
-@_reports_failures
 def serve_command(
     model: Annotated[Path, typer.Option(help="Model folder to serve.")] = Path("model"),
     registered: Annotated[
@@ -290,7 +277,6 @@ def serve_command(
 
 
 @app.command("label-join")
-@_reports_failures
 def label_join_command(
     collected: Annotated[str, typer.Argument(help="Collector folder or fsspec URL.")],
     output: Annotated[Path, typer.Argument(help="Parquet file to write.")],
@@ -302,7 +288,6 @@ def label_join_command(
 
 
 @app.command("batch-score")
-@_reports_failures
 def batch_score_command(
     source: Annotated[Path, typer.Argument(help="CSV or Parquet rows.", metavar="IN")],
     output: Annotated[Path, typer.Argument(help="Parquet output.", metavar="OUT")],
@@ -322,7 +307,6 @@ def batch_score_command(
 
 
 @app.command("retrain-from-production")
-@_reports_failures
 def retrain_from_production_command(
     collected: Annotated[str, typer.Argument(help="Collector folder or fsspec URL.")],
     since: Annotated[datetime, typer.Option(help="First day (UTC) of rows to take.")],
@@ -353,7 +337,6 @@ def retrain_from_production_command(
 
 
 @monitor_app.command("drift")
-@_reports_failures
 def monitor_drift_command(
     collected: Annotated[str, typer.Argument(help="Collector folder or fsspec URL.")],
     model: Annotated[Path, typer.Option(help="Model folder (its reference profile).")] = Path(
@@ -411,7 +394,6 @@ def monitor_drift_command(
 
 
 @monitor_app.command("notify")
-@_reports_failures
 def monitor_notify_command(
     report_dir: Annotated[Path, typer.Argument(help="The --out folder of monitor drift.")] = Path(
         "build/monitoring"
@@ -428,7 +410,6 @@ def monitor_notify_command(
 
 
 @app.command("retrain-plan")
-@_reports_failures
 def retrain_plan_command(params: ParamsOption = PARAMS_FILE) -> None:
     """After retraining: report, propose or merge (params gitops.retrain and the gate record)."""
     from mlops import ci, gitops, registry
@@ -440,7 +421,6 @@ def retrain_plan_command(params: ParamsOption = PARAMS_FILE) -> None:
 
 
 @report_app.command("fork-notice")
-@_reports_failures
 def report_fork_notice_command(
     out: Annotated[Path, typer.Option(help="Folder for report.md.")] = Path("build/pr-report"),
 ) -> None:
@@ -454,7 +434,6 @@ def report_fork_notice_command(
 
 
 @deploy_app.command("pin")
-@_reports_failures
 def deploy_pin_command(
     overlay: Annotated[str, typer.Argument(help="staging or production.")],
     version: Annotated[str, typer.Option(help="The registered model version.")],
@@ -481,7 +460,6 @@ def deploy_pin_command(
 
 
 @deploy_app.command("wait")
-@_reports_failures
 def deploy_wait_command(
     url: Annotated[str, typer.Argument(help="The service's base URL.")],
     version: Annotated[str, typer.Option(help="The pinned model version.")],
@@ -511,7 +489,6 @@ def deploy_wait_command(
 
 
 @deploy_app.command("smoke-test")
-@_reports_failures
 def deploy_smoke_test_command(
     url: Annotated[str, typer.Argument(help="The service's base URL.")],
     model: Annotated[Path, typer.Option(help="The model folder (a typical row).")] = Path("model"),
@@ -527,7 +504,6 @@ def deploy_smoke_test_command(
 
 
 @report_app.command("pr")
-@_reports_failures
 def report_pr_command(
     base: Annotated[str, typer.Option(help="The pull request's base revision, e.g. origin/main.")],
     out: Annotated[Path, typer.Option(help="Folder for report.md and plots/.")] = Path(
@@ -547,7 +523,6 @@ def report_pr_command(
 
 
 @app.command("lifecycle")
-@_reports_failures
 def lifecycle_command(
     month: Annotated[
         list[str] | None, typer.Option(help="Months to replay (default: params lifecycle.months).")
@@ -584,7 +559,6 @@ def lifecycle_command(
 
 
 @app.command("metrics")
-@_reports_failures
 def metrics_command() -> None:
     """Print the current model's holdout metrics and profile."""
     from mlops import evaluate, latency
@@ -602,7 +576,6 @@ def metrics_command() -> None:
 
 
 @app.command("gate")
-@_reports_failures
 def gate_command(params: ParamsOption = PARAMS_FILE) -> None:
     """Score the candidate and the production model on the current holdout and decide.
 
@@ -617,7 +590,6 @@ def gate_command(params: ParamsOption = PARAMS_FILE) -> None:
 
 
 @app.command("check-reproduced")
-@_reports_failures
 def check_reproduced_command(
     revision: Annotated[str, typer.Option(help="The commit to compare with.")] = "HEAD",
 ) -> None:
@@ -640,7 +612,6 @@ def check_reproduced_command(
 
 
 @registry_app.command("register")
-@_reports_failures
 def registry_register(
     version: Annotated[str | None, typer.Option(help="vX.Y.Z; default: the bump rule")] = None,
     ref: Annotated[str, typer.Option(help="The commit whose model to register.")] = "HEAD",
@@ -660,7 +631,6 @@ def registry_register(
 
 
 @registry_app.command("promote")
-@_reports_failures
 def registry_promote(
     version: Annotated[str, typer.Argument(help="vX.Y.Z")],
     stage: Annotated[str, typer.Option(help="Target stage.")],
@@ -694,7 +664,6 @@ def registry_promote(
 
 
 @registry_app.command("verify")
-@_reports_failures
 def registry_verify(
     github_approvals: Annotated[
         bool, typer.Option(help="Production must have been approved in a GitHub environment.")
@@ -713,7 +682,6 @@ def registry_verify(
 
 
 @registry_app.command("rollback")
-@_reports_failures
 def registry_rollback(
     stage: Annotated[str | None, typer.Option(help="Default: the production stage.")] = None,
     actor: ActorOption = None,
@@ -728,7 +696,6 @@ def registry_rollback(
 
 
 @registry_app.command("fetch")
-@_reports_failures
 def registry_fetch(
     version: Annotated[str | None, typer.Argument(help="vX.Y.Z")] = None,
     stage: Annotated[str | None, typer.Option(help="The version holding this stage.")] = None,
@@ -752,7 +719,6 @@ def registry_fetch(
 
 
 @registry_app.command("show")
-@_reports_failures
 def registry_show(as_json: JsonOption = False) -> None:
     """Versions and which stage each one holds."""
     from mlops import registry
@@ -771,7 +737,6 @@ def registry_show(as_json: JsonOption = False) -> None:
 
 
 @registry_app.command("history")
-@_reports_failures
 def registry_history(as_json: JsonOption = False) -> None:
     """Every registration and stage change, oldest first, with actor and reason."""
     from dataclasses import asdict
@@ -798,7 +763,6 @@ def registry_history(as_json: JsonOption = False) -> None:
 
 
 @registry_app.command("card")
-@_reports_failures
 def registry_card(
     version: Annotated[str, typer.Argument(help="vX.Y.Z")],
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
@@ -814,7 +778,6 @@ def registry_card(
 
 
 @app.command("lineage")
-@_reports_failures
 def lineage_command(
     version: Annotated[str | None, typer.Argument(help="vX.Y.Z")] = None,
     stage: Annotated[str | None, typer.Option(help="The version holding this stage.")] = None,
