@@ -127,3 +127,34 @@ def test_no_error_shows_the_token(forge: LocalGitHub, monkeypatch: pytest.Monkey
         github.comment(1, "hello")
     assert all(TOKEN not in said for said in failures)
     assert wrong not in str(failure.value)
+
+
+def test_a_service_that_echoes_the_request_does_not_put_the_token_in_the_error() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mlops import http
+    from mlops.errors import MlopsError
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # a debug endpoint: the request's headers in its refusal
+            body = f"bad request; you sent {self.headers['Authorization']}".encode()
+            self.send_response(400)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(MlopsError) as failure:
+            http.request_json(
+                f"http://127.0.0.1:{server.server_port}/", headers=http.bearer("s3cret-token")
+            )
+    finally:
+        server.shutdown()
+    assert "you sent Bearer ***" in str(failure.value)
+    assert "s3cret-token" not in str(failure.value)

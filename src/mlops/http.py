@@ -45,7 +45,7 @@ def request_json(
             is_json = "json" in response.headers.get("Content-Type", "")
     except urllib.error.HTTPError as failure:  # the "why" is in the body, not the status line
         with failure:
-            said = _refusal(failure)
+            said = _hidden(_refusal(failure), headers or {})
         detail = f": {said}" if said and said != failure.reason else ""  # not "Not Found" twice
         raise error(f"{what or url}: {failure}{detail}") from None
     except (OSError, ValueError, InvalidURL) as failure:  # unreachable, or a URL it cannot send
@@ -71,3 +71,13 @@ def _refusal(failure: urllib.error.HTTPError) -> str:
         errors = json.dumps(said["errors"]) if said.get("errors") else ""
         return f"{message} {errors}" if errors and len(errors) <= DETAIL_CHARS else message
     return " ".join(text.split())[:DETAIL_CHARS]
+
+
+def _hidden(text: str, headers: dict[str, str]) -> str:
+    """``text`` with every secret the headers sent blanked out (a service that echoes its
+    request must not put the token in a log)."""
+    for name, value in headers.items():
+        if name.lower() == "authorization":
+            for secret in {value, value.rpartition(" ")[2]} - {""}:
+                text = text.replace(secret, "***")
+    return text
