@@ -723,8 +723,9 @@ def registry_show(as_json: JsonOption = False) -> None:
     """Versions and which stage each one holds."""
     from mlops import registry
 
-    versions = [e.version for e in registry.history() if e.kind == "registration"]
-    holders = registry.current_stages()
+    events = registry.history()
+    versions = [e.version for e in events if e.kind == "registration"]
+    holders = registry.current_stages(events)
     if as_json:
         console.print_json(json.dumps({"versions": versions, "stages": holders}))
         return

@@ -43,7 +43,10 @@ def tracked_output(dvc_file: Path) -> dict:
 
 def locked_md5(lock_text: str, path: str) -> str | None:
     """The hash ``dvc.lock`` records for the stage output at ``path``."""
-    stages = (yaml.safe_load(lock_text) or {}).get("stages", {})
+    # dvc.lock runs to thousands of lines and the registry's audit reads one per version:
+    # libyaml's parser when PyYAML has it.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    stages = (yaml.load(lock_text, Loader=loader) or {}).get("stages", {})
     for stage in stages.values():
         for out in stage.get("outs", []):
             if out["path"] == path:

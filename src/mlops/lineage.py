@@ -97,6 +97,6 @@ def record(version: str) -> dict[str, Any]:
             if e.kind == "assignment" and e.version == version
         ],
         "holds": sorted(
-            stage for stage, holder in registry.current_stages().items() if holder == version
+            stage for stage, holder in registry.current_stages(events).items() if holder == version
         ),
     }

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import yaml
 
-from mlops import artifact, dvc, git, gto_cli
+from mlops import artifact, dvc, git, gto_adapter
 from mlops.config import GateParams
 from mlops.errors import MlopsError
 from mlops.gate_rules import decide
@@ -64,9 +64,11 @@ def production_stage() -> str:
     return stage_order()[-1]
 
 
-def current_stages() -> dict[str, str]:
-    """Which version holds each stage now: the last assignment of each, in audited history."""
-    return {event.stage: event.version for event in history() if event.stage is not None}
+def current_stages(events: list[gto_adapter.Event] | None = None) -> dict[str, str]:
+    """Which version holds each stage now: the last assignment of each, in audited history
+    (``events``, when the caller has just read it)."""
+    events = history() if events is None else events
+    return {event.stage: event.version for event in events if event.stage is not None}
 
 
 def current(stage: str) -> str | None:
@@ -74,9 +76,9 @@ def current(stage: str) -> str | None:
     return current_stages().get(stage)
 
 
-def history() -> list[gto_cli.Event]:
+def history() -> list[gto_adapter.Event]:
     """Every registration and assignment, oldest first, once every tag passes the audit."""
-    events = gto_cli.history(model_entry().name)
+    events = gto_adapter.history(model_entry().name)
     findings = audit(events)
     if findings:
         listed = "; ".join(f"{finding.tag}: {finding.problem}" for finding in findings)
@@ -190,7 +192,7 @@ def _note(actor: str, reason: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _versions() -> list[gto_cli.Event]:
+def _versions() -> list[gto_adapter.Event]:
     return [event for event in history() if event.kind == "registration"]
 
 
@@ -264,8 +266,8 @@ def register(
         model_md5=model_md5(commit),
         model_sha256=folder_sha256,
     )
-    gto_cli.register(entry.name, commit, version, note, push)
-    gto_cli.assign(entry.name, version, stage_order()[0], _note(actor, "registered"), push)
+    gto_adapter.register(entry.name, commit, version, note, push)
+    gto_adapter.assign(entry.name, version, stage_order()[0], _note(actor, "registered"), push)
     return version
 
 
@@ -307,7 +309,7 @@ def promote(
         extra = {"gate_sha256": digest, "approval": approval}
     note = _note(actor, reason, **extra)
     # A version that held the stage before (then rolled back) takes it with a new assignment.
-    gto_cli.assign(model_entry().name, version, stage, note, push, again=stage in reached)
+    gto_adapter.assign(model_entry().name, version, stage, note, push, again=stage in reached)
 
 
 def rollback(
@@ -327,7 +329,7 @@ def rollback(
         )
     previous = earlier[-1]
     note = _note(actor, reason or f"rollback from {now}", rollback_from=now)
-    gto_cli.assign(model_entry().name, previous, stage, note, push, again=True)
+    gto_adapter.assign(model_entry().name, previous, stage, note, push, again=True)
     return now, previous
 
 
@@ -347,7 +349,7 @@ def _missing(note: dict[str, Any], keys: tuple[str, ...]) -> list[str]:
     return [key for key in keys if not isinstance(note.get(key), str) or not note[key]]
 
 
-def _registration_problem(event: gto_cli.Event) -> str | None:
+def _registration_problem(event: gto_adapter.Event) -> str | None:
     """Why a registration is not the platform's: its note, or the gate record and model bytes
     its note names against what is committed at its commit."""
     missing = _missing(event.note, REGISTRATION_NOTE)
@@ -365,8 +367,8 @@ def _registration_problem(event: gto_cli.Event) -> str | None:
 
 
 def _assignment_problem(
-    event: gto_cli.Event,
-    registered: dict[str, gto_cli.Event],
+    event: gto_adapter.Event,
+    registered: dict[str, gto_adapter.Event],
     held: set[tuple[str, str | None]],
     github_approvals: bool,
 ) -> str | None:
@@ -401,14 +403,14 @@ def _assignment_problem(
 
 
 def audit(
-    events: list[gto_cli.Event] | None = None, github_approvals: bool = False
+    events: list[gto_adapter.Event] | None = None, github_approvals: bool = False
 ) -> list[Finding]:
     """Every tag against the platform's rules, oldest first: made by `mlops registry` (a
     structured note), registered on a gate record that follows from its numbers and names the
     committed model, stages in order, production with its gate record and an approval (from a
     GitHub environment, when ``github_approvals``)."""
-    events = gto_cli.history(model_entry().name) if events is None else events
-    registered: dict[str, gto_cli.Event] = {}
+    events = gto_adapter.history(model_entry().name) if events is None else events
+    registered: dict[str, gto_adapter.Event] = {}
     held: set[tuple[str, str | None]] = set()
     findings: list[Finding] = []
     for event in sorted(events, key=lambda e: (e.kind != "registration", e.order, e.time)):

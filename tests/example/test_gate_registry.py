@@ -325,14 +325,14 @@ def test_the_audit_holds_each_tag_to_the_order_and_the_approval(
     record was swapped."""
     from dataclasses import replace
 
-    from mlops import gto_cli, registry
+    from mlops import gto_adapter, registry
 
     monkeypatch.chdir(repo)
-    events = gto_cli.history("model")
+    events = gto_adapter.history("model")
     assert registry.audit(events) == []
     registration, dev, staging, prod = events
 
-    def problems(*changed: gto_cli.Event) -> list[str]:
+    def problems(*changed: gto_adapter.Event) -> list[str]:
         return [finding.problem for finding in registry.audit(list(changed))]
 
     assert problems(registration, dev, prod) == ["v1.0.0 had not been in staging"]
