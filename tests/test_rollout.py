@@ -56,7 +56,7 @@ def pinned(folder: Path) -> tuple[str, str]:
 
 def reload_to(server: Server, folder: Path) -> None:
     """Put ``folder``'s files in the served folder and reload: the service's own swap."""
-    shutil.copytree(folder, Path(server.log).parent / "model", dirs_exist_ok=True)
+    shutil.copytree(folder, server.cwd / "model", dirs_exist_ok=True)
     answer = httpx.post(
         f"{server.url}/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
     )

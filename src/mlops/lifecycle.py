@@ -110,7 +110,8 @@ class Lifecycle:
         version = register.outputs["version"]
         needs = {"register": {"outputs": {"version": version}}}
         # The service as the pinned overlay runs it: this version, this folder's bytes.
-        with serving(folder, "--version", version) as url:
+        with serving(Path.cwd(), "--model", str(folder), "--version", version) as service:
+            url = service.url
             urls = {"STAGING_URL": url, "PRODUCTION_URL": url}
             image = self._check(self.team.job("release", "image", "push", needs=needs))
             needs["image"] = {"outputs": image.outputs}
@@ -163,7 +164,10 @@ class Lifecycle:
             self.settings.every,
             self.team.repo / "schema.yaml",
         )
-        with serving(model, "--collect", str(self.collected)) as url:
+        with serving(
+            Path.cwd(), "--model", str(model), "--collect", str(self.collected)
+        ) as service:
+            url = service.url
             sent = replay.replay(
                 url,
                 frame,

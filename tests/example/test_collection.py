@@ -24,8 +24,9 @@ from mlops.collector import Collector
 from mlops.config import Params
 from mlops.features import LABEL
 from mlops.model import build_model
+from mlops.serving_process import free_port
 from tests.conftest import run
-from tests.serving import MLOPS, Server, free_port, holdout_records, serving
+from tests.serving import MLOPS, Server, holdout_records, serving
 
 
 def _records(count: int) -> list[dict[str, Any]]:
@@ -177,9 +178,9 @@ def _load(
                 batch = [rows[(number * 7 + request + k) % len(rows)] for k in range(size)]
                 try:
                     answer = http.post("/predict", json={"records": batch})
-                except httpx.TransportError:
+                except httpx.TransportError as error:  # named: a timeout is not a reset
                     with lock:
-                        tally["transport errors"] += 1
+                        tally[f"transport error {type(error).__name__}"] += 1
                     continue
                 with lock:
                     if answer.status_code == 200:

@@ -180,7 +180,7 @@ def test_collected_rows_keep_their_event_time_in_utc(server: Server, rows: list)
     )
     assert answer.status_code == 200
     server.stop()  # the collector flushes on the way out
-    folder = Path(server.log).parent / "collected"
+    folder = server.cwd / "collected"
     records = [
         json.loads(line)
         for path in folder.rglob("*.jsonl")

@@ -233,7 +233,7 @@ def test_schemathesis_finds_no_server_error(server: Server) -> None:
         "1",
         "--exclude-path",
         "/admin/reload",
-        cwd=Path(server.log).parent,
+        cwd=server.cwd,
         check=False,
     )
     assert result.returncode == 0, result.stdout[-4000:]
