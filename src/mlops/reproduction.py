@@ -3,8 +3,9 @@
 A reviewer approves a commit: its ``dvc.lock`` names the model and its gate record the decision.
 The required check retrains and re-gates in CI and compares the two with what is committed, so a
 commit that names other bytes than its code and data make, or a gate record edited by hand,
-fails before it can be merged and registered. Timings are the one thing allowed to differ: they
-are measurements of a machine, not of the model.
+fails before it can be merged and registered. Measurements of the machine are allowed to
+differ: timings, and the last bits of floating-point agreement in the serving check (whose
+stage fails on its own above its tolerance).
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ import yaml
 from mlops import git
 from mlops.latency import PROFILE_JSON
 from mlops.registry import GATE_RECORD
+from mlops.serving_check import CHECK_JSON
 
 LOCK = "dvc.lock"
-MEASUREMENTS = {str(PROFILE_JSON)}  # outputs that hold timings of the machine that ran them
+MEASUREMENTS = {str(PROFILE_JSON), str(CHECK_JSON)}  # outputs that measure the machine that ran
 
 
 def _lock_entries(text: str | None) -> dict[str, Any]:
