@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-import pandera.pandas as pa
 import yaml
-from pandera.errors import SchemaErrors
 
 from mlops.errors import MlopsError
+
+if TYPE_CHECKING:  # pandera is the pipeline's: the service reads the contracts, not the checks
+    import pandera.pandas as pa
 
 PRODUCTION_TABLE = "production"
 # Provenance of each production row: which request, which model, when it was scored.
@@ -47,6 +48,8 @@ def column_contracts(schema_file: Path | None) -> dict[str, dict[str, Any]]:
 
 
 def _column(name: str, spec: dict[str, Any]) -> pa.Column:
+    import pandera.pandas as pa
+
     unknown = set(spec) - {"dtype", "nullable", "min", "max", "isin", "regex"}
     if unknown or spec.get("dtype") not in _DTYPES:
         raise ValueError(f"schema column {name!r}: unknown keys {sorted(unknown)} or bad dtype")
@@ -121,6 +124,8 @@ class DataSchema:
     @classmethod
     def load(cls, path: Path, production: dict[str, dict[str, Any]] | None = None) -> DataSchema:
         """The tables of ``schema.yaml``, and the production table when its columns are given."""
+        import pandera.pandas as pa
+
         tables = {
             table: body["columns"]
             for table, body in yaml.safe_load(path.read_text())["tables"].items()
@@ -155,6 +160,8 @@ class DataSchema:
         self, table: str, frame: pd.DataFrame, source: str, sample_rows: int
     ) -> pd.DataFrame:
         """The frame with declared dtypes, or ``SchemaViolationError`` listing each failed check."""
+        from pandera.errors import SchemaErrors
+
         try:
             return self.tables[table].validate(frame, lazy=True)
         except SchemaErrors as errors:
