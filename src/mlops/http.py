@@ -78,6 +78,7 @@ def _hidden(text: str, headers: dict[str, str]) -> str:
     request must not put the token in a log)."""
     for name, value in headers.items():
         if name.lower() == "authorization":
-            for secret in {value, value.rpartition(" ")[2]} - {""}:
+            token = value.rpartition(" ")[2]  # "Bearer <token>": the whole value, then the token
+            for secret in (value, token) if token else (value,):
                 text = text.replace(secret, "***")
     return text
