@@ -60,8 +60,14 @@ def pipeline(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite, slow end-to-end tests included."""
     _install(session, TEST_LOCK)
+    # A worker per core, each taking whole test files: a module's fixtures (a trained project,
+    # a registry with a model in production) are built once.
+    parallel = ("--numprocesses", "auto", "--dist", "loadfile")
     session.run(
-        "pytest", *session.posargs, env={"MLOPS_EVIDENTLY_PYTHON": _evidently_python(session)}
+        "pytest",
+        *parallel,
+        *session.posargs,
+        env={"MLOPS_EVIDENTLY_PYTHON": _evidently_python(session)},
     )
 
 
