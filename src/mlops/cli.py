@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from typer.core import TyperGroup
 
+from mlops import paths
 from mlops.config import PARAMS_FILE, SCHEMA_FILE, load_params
 from mlops.errors import MlopsError
 
@@ -225,7 +226,7 @@ def profile_command(params: ParamsOption = PARAMS_FILE) -> None:
 
 @app.command("serve")
 def serve_command(
-    model: Annotated[Path, typer.Option(help="Model folder to serve.")] = Path("model"),
+    model: Annotated[Path, typer.Option(help="Model folder to serve.")] = paths.MODEL_DIR,
     registered: Annotated[
         str | None, typer.Option(help="Serve this registered version (vX.Y.Z) instead.")
     ] = None,
@@ -291,7 +292,7 @@ def label_join_command(
 def batch_score_command(
     source: Annotated[Path, typer.Argument(help="CSV or Parquet rows.", metavar="IN")],
     output: Annotated[Path, typer.Argument(help="Parquet output.", metavar="OUT")],
-    model: Annotated[Path, typer.Option(help="Model folder.")] = Path("model"),
+    model: Annotated[Path, typer.Option(help="Model folder.")] = paths.MODEL_DIR,
     scheduler: SchedulerOption = None,
     local_cluster: LocalClusterOption = 0,
     partition_rows: Annotated[
@@ -339,18 +340,18 @@ def retrain_from_production_command(
 @monitor_app.command("drift")
 def monitor_drift_command(
     collected: Annotated[str, typer.Argument(help="Collector folder or fsspec URL.")],
-    model: Annotated[Path, typer.Option(help="Model folder (its reference profile).")] = Path(
-        "model"
-    ),
+    model: Annotated[
+        Path, typer.Option(help="Model folder (its reference profile).")
+    ] = paths.MODEL_DIR,
     holdout_metrics: Annotated[
         Path, typer.Option(help="The model's holdout metrics, to compare live ones with.")
-    ] = Path("reports/metrics.json"),
+    ] = paths.METRICS_JSON,
     window: Annotated[
         str | None, typer.Option(help="Window: h, D, W or M (default: params monitor.window).")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Folder for drift.json, .md and .html.")] = Path(
-        "build/monitoring"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for drift.json, .md and .html.")
+    ] = paths.MONITORING_DIR,
     alert: Annotated[
         bool, typer.Option(help="Post to the webhook in $MLOPS_ALERT_WEBHOOK on drift or bad data.")
     ] = False,
@@ -395,9 +396,9 @@ def monitor_drift_command(
 
 @monitor_app.command("notify")
 def monitor_notify_command(
-    report_dir: Annotated[Path, typer.Argument(help="The --out folder of monitor drift.")] = Path(
-        "build/monitoring"
-    ),
+    report_dir: Annotated[
+        Path, typer.Argument(help="The --out folder of monitor drift.")
+    ] = paths.MONITORING_DIR,
     run_url: Annotated[str, typer.Option(help="The workflow run, linked from the issue.")] = "",
     params: ParamsOption = PARAMS_FILE,
 ) -> None:
@@ -412,9 +413,9 @@ def monitor_notify_command(
 @app.command("retrain-plan")
 def retrain_plan_command(params: ParamsOption = PARAMS_FILE) -> None:
     """After retraining: report, propose or merge (params gitops.retrain and the gate record)."""
-    from mlops import ci, gitops, registry
+    from mlops import ci, gitops
 
-    record = json.loads(Path(registry.GATE_RECORD).read_text())
+    record = json.loads(paths.GATE_JSON.read_text())
     plan = gitops.retrain_plan(load_params(params).gitops, record)
     ci.set_outputs(action=plan["action"])
     console.print_json(json.dumps(plan))
@@ -422,7 +423,7 @@ def retrain_plan_command(params: ParamsOption = PARAMS_FILE) -> None:
 
 @report_app.command("fork-notice")
 def report_fork_notice_command(
-    out: Annotated[Path, typer.Option(help="Folder for report.md.")] = Path("build/pr-report"),
+    out: Annotated[Path, typer.Option(help="Folder for report.md.")] = paths.PR_REPORT_DIR,
 ) -> None:
     """A fork's pull request: why no model report, and how to get one, in report.md and in the
     job's summary (a fork's run gets no token that may comment, and needs none)."""
@@ -442,7 +443,7 @@ def deploy_pin_command(
         str | None,
         typer.Option(help="The image's digest (sha256:<64 hex>): kustomize runs image@digest."),
     ] = None,
-    model: Annotated[Path, typer.Option(help="The model folder (its sha256).")] = Path("model"),
+    model: Annotated[Path, typer.Option(help="The model folder (its sha256).")] = paths.MODEL_DIR,
     commit: Annotated[bool, typer.Option(help="Commit the overlay change.")] = False,
     push: Annotated[bool, typer.Option(help="Push the commit to origin.")] = False,
 ) -> None:
@@ -463,9 +464,9 @@ def deploy_pin_command(
 def deploy_wait_command(
     url: Annotated[str, typer.Argument(help="The service's base URL.")],
     version: Annotated[str, typer.Option(help="The pinned model version.")],
-    model: Annotated[Path, typer.Option(help="The pinned model folder (its sha256).")] = Path(
-        "model"
-    ),
+    model: Annotated[
+        Path, typer.Option(help="The pinned model folder (its sha256).")
+    ] = paths.MODEL_DIR,
     timeout: Annotated[float, typer.Option(help="Seconds to wait at most.")] = 900,
     interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 10,
 ) -> None:
@@ -491,7 +492,9 @@ def deploy_wait_command(
 @deploy_app.command("smoke-test")
 def deploy_smoke_test_command(
     url: Annotated[str, typer.Argument(help="The service's base URL.")],
-    model: Annotated[Path, typer.Option(help="The model folder (a typical row).")] = Path("model"),
+    model: Annotated[
+        Path, typer.Option(help="The model folder (a typical row).")
+    ] = paths.MODEL_DIR,
 ) -> None:
     """Health and one real prediction against a deployed service (token: $MLOPS_API_TOKEN)."""
     import os
@@ -506,9 +509,9 @@ def deploy_smoke_test_command(
 @report_app.command("pr")
 def report_pr_command(
     base: Annotated[str, typer.Option(help="The pull request's base revision, e.g. origin/main.")],
-    out: Annotated[Path, typer.Option(help="Folder for report.md and plots/.")] = Path(
-        "build/pr-report"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for report.md and plots/.")
+    ] = paths.PR_REPORT_DIR,
     images: Annotated[
         bool, typer.Option(help="Embed the PNG plots (only if CML may publish images).")
     ] = False,
@@ -532,9 +535,9 @@ def lifecycle_command(
         float | None, typer.Option(help="Traffic pace (0: unthrottled).")
     ] = None,
     approver: Annotated[str | None, typer.Option(help="Who approves production.")] = None,
-    out: Annotated[Path, typer.Option(help="Folder for the timeline and report.")] = Path(
-        "build/lifecycle"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for the timeline and report.")
+    ] = paths.LIFECYCLE_DIR,
     params: ParamsOption = PARAMS_FILE,
 ) -> None:
     """Replay the whole loop on a clone: train, release, serve, monitor, retrain, release."""
@@ -561,10 +564,9 @@ def lifecycle_command(
 @app.command("metrics")
 def metrics_command() -> None:
     """Print the current model's holdout metrics and profile."""
-    from mlops import evaluate, latency
 
-    _print_table("holdout metrics", json.loads(evaluate.METRICS_JSON.read_text()))
-    profile = json.loads(latency.PROFILE_JSON.read_text())
+    _print_table("holdout metrics", json.loads(paths.METRICS_JSON.read_text()))
+    profile = json.loads(paths.PROFILE_JSON.read_text())
     _print_table(
         "profile",
         {
@@ -699,9 +701,9 @@ def registry_rollback(
 def registry_fetch(
     version: Annotated[str | None, typer.Argument(help="vX.Y.Z")] = None,
     stage: Annotated[str | None, typer.Option(help="The version holding this stage.")] = None,
-    out: Annotated[Path, typer.Option(help="Folder to write the model folder into.")] = Path(
-        "build/registry"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder to write the model folder into.")
+    ] = paths.REGISTRY_DIR,
 ) -> None:
     """Write a registered model folder (and its holdout metrics) from the cache or the remote."""
     import shutil
@@ -712,7 +714,7 @@ def registry_fetch(
     chosen = lineage.resolve(version, stage)
     shutil.rmtree(out / chosen, ignore_errors=True)  # a build folder: always the fetched bytes
     folder = registry.fetch(chosen, out)
-    metrics = lineage.json_at(registry.tag(chosen), lineage.METRICS_FILE)  # as registered
+    metrics = lineage.json_at(registry.tag(chosen), paths.METRICS_JSON)  # as registered
     write_json(folder.with_name(f"{chosen}.metrics.json"), metrics)
     ci.set_outputs(version=chosen, model=str(folder))
     console.print(str(folder))

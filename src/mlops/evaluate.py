@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -12,13 +11,8 @@ from mlops import artifact, features, plots
 from mlops.config import Params
 from mlops.featurize import part_path
 from mlops.metrics import by_slice, score
+from mlops.paths import IMPORTANCE_JSON, METRICS_JSON, MODEL_DIR, PLOTS_DIR, SLICES_JSON
 from mlops.tables import write_atomically, write_json
-from mlops.train import MODEL_DIR
-
-METRICS_JSON = Path("reports/metrics.json")
-SLICES_JSON = Path("reports/slices.json")
-IMPORTANCE_JSON = Path("reports/importance.json")
-PLOTS_DIR = Path("reports/plots")
 
 
 def _importance(pipeline: Any, inputs: pd.DataFrame, labels: pd.Series, params: Params) -> dict:

@@ -9,13 +9,10 @@ import pandas as pd
 
 from mlops import features
 from mlops.config import Params
+from mlops.paths import CLEAN_DIR, FEATURES_DIR, SPLIT_JSON
 from mlops.schema import PRODUCTION_TABLE
 from mlops.split import split
 from mlops.tables import write_json, write_parquet
-from mlops.validate import CLEAN_DIR
-
-FEATURES_DIR = Path("build/features")
-SPLIT_JSON = Path("reports/split.json")
 
 
 def part_path(name: str) -> Path:

@@ -24,11 +24,8 @@ from mlops.featurize import part_path
 from mlops.gate_rules import decide
 from mlops.markdown import table as markdown_table
 from mlops.metrics import by_slice, score
+from mlops.paths import GATE_JSON, GATE_MD, MODEL_DIR
 from mlops.tables import write_json, write_text
-from mlops.train import MODEL_DIR
-
-GATE_JSON = Path(registry.GATE_RECORD)
-GATE_MD = Path("reports/gate.md")
 
 
 class GateError(MlopsError):

@@ -20,10 +20,13 @@ def run(*args: str, cwd: Path | None = None) -> str:
     return result.stdout
 
 
-def show(revision: str, path: str) -> str | None:
+def show(revision: str, path: str | Path) -> str | None:
     """The text of ``path`` at ``revision``, or ``None`` when it did not exist there."""
     result = subprocess.run(
-        ["git", "show", f"{revision}:{path}"], capture_output=True, text=True, check=False
+        ["git", "show", f"{revision}:{Path(path).as_posix()}"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return result.stdout if result.returncode == 0 else None
 

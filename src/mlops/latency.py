@@ -14,11 +14,9 @@ from mlops import artifact, servable
 from mlops.artifact import ModelArtifact
 from mlops.config import Params, ProfileParams
 from mlops.featurize import part_path
+from mlops.paths import MODEL_DIR, PROFILE_JSON
 from mlops.progress import track
 from mlops.tables import write_json
-from mlops.train import MODEL_DIR
-
-PROFILE_JSON = Path("reports/profile.json")
 
 
 def _milliseconds(seconds: list[float]) -> dict[str, float]:

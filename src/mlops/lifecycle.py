@@ -38,6 +38,7 @@ from mlops.errors import MlopsError
 from mlops.features import LABEL
 from mlops.local_github import REPOSITORY
 from mlops.markdown import table as markdown_table
+from mlops.paths import GATE_JSON
 from mlops.rehearsal import JobResult, Project, RehearsalError, project
 from mlops.serving_process import serving
 from mlops.tables import write_json, write_text
@@ -210,7 +211,7 @@ class Lifecycle:
         result = self._check(
             self.team.job("retrain", "retrain", "repository_dispatch", github={"event": event})
         )
-        gate = json.loads((self.team.repo / "reports/gate.json").read_text())
+        gate = json.loads((self.team.repo / GATE_JSON).read_text())
         candidate = gate["candidate"]["metrics"]["roc_auc"]
         champion = (gate.get("champion") or {}).get("metrics", {}).get("roc_auc")
         kept = self.scratch / "candidates" / row.month

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -10,13 +11,11 @@ import yaml
 from mlops import git, registry
 from mlops.config import params_sha256
 from mlops.errors import MlopsError
+from mlops.paths import GATE_JSON, METRICS_JSON
 from mlops.schema import PRODUCTION_TABLE
 
-METRICS_FILE = "reports/metrics.json"
-SLICES_FILE = "reports/slices.json"
 
-
-def json_at(commit: str, path: str) -> Any:
+def json_at(commit: str, path: str | Path) -> Any:
     text = git.show(commit, path)
     return json.loads(text) if text else None
 
@@ -54,7 +53,7 @@ def record(version: str) -> dict[str, Any]:
     commit = registration.commit
     params_text = git.show(commit, "params.yaml") or ""
     params = yaml.safe_load(params_text) or {}
-    gate = json_at(commit, registry.GATE_RECORD) or {}
+    gate = json_at(commit, GATE_JSON) or {}
     train = params.get("train", {})
     return {
         "version": version,
@@ -71,7 +70,7 @@ def record(version: str) -> dict[str, Any]:
                 key: params.get("features", {}).get(key) for key in ("categorical", "numeric")
             },
         },
-        "metrics": json_at(commit, METRICS_FILE),
+        "metrics": json_at(commit, METRICS_JSON),
         "gate": {
             "verdict": gate.get("verdict"),
             "champion": (gate.get("champion") or {}).get("version"),

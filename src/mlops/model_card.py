@@ -9,6 +9,7 @@ import yaml
 from mlops import git, lineage
 from mlops.config import TargetParams
 from mlops.markdown import table as markdown_table
+from mlops.paths import SLICES_JSON
 
 
 def _slice_table(slices: dict[str, dict[str, dict[str, float]]]) -> list[str]:
@@ -55,7 +56,7 @@ def render(version: str) -> str:
     params = yaml.safe_load(git.show(commit, "params.yaml") or "{}") or {}
     card: dict[str, Any] = params.get("model_card", {})
     metrics = facts["metrics"] or {}
-    slices = lineage.json_at(commit, lineage.SLICES_FILE) or {}
+    slices = lineage.json_at(commit, SLICES_JSON) or {}
     lines = [
         f"# Model card: {facts['tag']}",
         "",

@@ -14,15 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from mlops import dvc, git
-from mlops.evaluate import METRICS_JSON, SLICES_JSON
-from mlops.gate import GATE_MD
-from mlops.latency import PROFILE_JSON
 from mlops.markdown import table as markdown_table
+from mlops.paths import (
+    GATE_MD,
+    METRICS_JSON,
+    PLOTS_DIR,
+    PROFILE_JSON,
+    QUALITY_JSON,
+    QUALITY_MD,
+    SLICES_JSON,
+)
 from mlops.tables import write_text
-from mlops.validate import QUALITY_JSON, QUALITY_MD
 
 SLICE_METRIC = "roc_auc"
-PNG_DIR = Path("reports/plots")
 
 
 def _value(value: Any) -> str:
@@ -127,7 +131,7 @@ def build(base: str, images: bool = False) -> str:
     if images:
         lines += [
             "",
-            *(f"![{png.stem}](plots/{png.name})" for png in sorted(PNG_DIR.glob("*.png"))),
+            *(f"![{png.stem}](plots/{png.name})" for png in sorted(PLOTS_DIR.glob("*.png"))),
         ]
     return "\n".join(lines) + "\n"
 
@@ -137,7 +141,7 @@ def write(base: str, out: Path, images: bool = False) -> Path:
     plots = out / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     dvc.run("plots", "diff", base, "--out", str(plots))
-    for png in PNG_DIR.glob("*.png"):
+    for png in PLOTS_DIR.glob("*.png"):
         shutil.copy2(png, plots / png.name)
     report = out / "report.md"
     write_text(report, build(base, images))

@@ -24,9 +24,9 @@ from mlops import artifact, dvc, git, gto_adapter
 from mlops.config import GateParams
 from mlops.errors import MlopsError
 from mlops.gate_rules import decide
+from mlops.paths import GATE_JSON
 
 GTO_CONFIG = Path(".gto")
-GATE_RECORD = "reports/gate.json"
 Bump = Literal["major", "minor", "patch"]
 
 
@@ -129,10 +129,10 @@ def model_md5(revision: str) -> str | None:
 
 def gate_record(revision: str) -> tuple[dict[str, Any], str]:
     """The gate record committed at ``revision`` and its SHA-256."""
-    text = git.show(revision, GATE_RECORD)
+    text = git.show(revision, GATE_JSON)
     if text is None:
         raise RegistryError(
-            f"no gate record ({GATE_RECORD}) at {revision}: run `mlops gate` "
+            f"no gate record ({GATE_JSON}) at {revision}: run `mlops gate` "
             "and commit its record with the model"
         )
     return json.loads(text), hashlib.sha256(text.encode("utf-8")).hexdigest()

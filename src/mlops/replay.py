@@ -19,6 +19,7 @@ import pandas as pd
 from mlops import features, http, validate
 from mlops.config import Params
 from mlops.features import LABEL
+from mlops.paths import CLEAN_DIR
 from mlops.progress import track
 from mlops.sources import load_source
 
@@ -97,5 +98,5 @@ def featurized_months(
         source.write_month(month, folder / params.data.dir, every=every)
     with contextlib.chdir(folder):  # the stage writes its outputs under the working directory
         validate.run(params, Path("schema.yaml"))
-        tables = {p.stem: pd.read_parquet(p) for p in validate.CLEAN_DIR.glob("*.parquet")}
+        tables = {p.stem: pd.read_parquet(p) for p in CLEAN_DIR.glob("*.parquet")}
     return features.build(tables, params.data, params.features)

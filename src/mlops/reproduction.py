@@ -17,12 +17,11 @@ from typing import Any
 import yaml
 
 from mlops import git
-from mlops.latency import PROFILE_JSON
-from mlops.registry import GATE_RECORD
-from mlops.serving_check import CHECK_JSON
+from mlops.paths import GATE_JSON, PROFILE_JSON, SERVING_CHECK_JSON
 
 LOCK = "dvc.lock"
-MEASUREMENTS = {str(PROFILE_JSON), str(CHECK_JSON)}  # outputs that measure the machine that ran
+# Outputs that measure the machine that ran them.
+MEASUREMENTS = {str(PROFILE_JSON), str(SERVING_CHECK_JSON)}
 
 
 def _lock_entries(text: str | None) -> dict[str, Any]:
@@ -62,7 +61,7 @@ def _changed(committed: dict[str, Any], reproduced: dict[str, Any], label: str) 
 
 def differences(revision: str = "HEAD", workspace: Path = Path(".")) -> list[str]:
     """Where the workspace's reproduced ``dvc.lock`` and gate record differ from ``revision``'s."""
-    lock, record = (workspace / LOCK, workspace / GATE_RECORD)
+    lock, record = (workspace / LOCK, workspace / GATE_JSON)
     return [
         *_changed(
             _lock_entries(git.show(revision, LOCK)),
@@ -70,8 +69,8 @@ def differences(revision: str = "HEAD", workspace: Path = Path(".")) -> list[str
             LOCK,
         ),
         *_changed(
-            _decision(git.show(revision, GATE_RECORD)),
+            _decision(git.show(revision, GATE_JSON)),
             _decision(record.read_text() if record.exists() else None),
-            GATE_RECORD,
+            GATE_JSON,
         ),
     ]

@@ -20,10 +20,9 @@ from pydantic import ValidationError
 from mlops import payload, servable
 from mlops.errors import MlopsError
 from mlops.featurize import part_path
+from mlops.paths import MODEL_DIR, SERVING_CHECK_JSON
 from mlops.tables import write_json
-from mlops.train import MODEL_DIR
 
-CHECK_JSON = Path("reports/serving_check.json")
 TOLERANCE = 1e-9
 BATCH_ROWS = 1000  # one request of many rows: the service's matrix route
 SINGLE_ROWS = 200  # rows also sent one per request: the route of one-row calls
@@ -92,11 +91,11 @@ def check(model_dir: Path, holdout: pd.DataFrame, schema_file: Path | None) -> d
 def run(schema_file: Path | None) -> dict[str, Any]:
     """Check the model in ``model/`` on the holdout; write the result, fail on skew."""
     result = check(MODEL_DIR, pd.read_parquet(part_path("holdout")), schema_file)
-    write_json(CHECK_JSON, result)
+    write_json(SERVING_CHECK_JSON, result)
     if not result["passed"]:
         raise ServingSkewError(
             f"the service scores holdout rows differently from the evaluated model: largest "
             f"difference {result['largest_difference']:.3g} > {TOLERANCE:g} "
-            f"(fast path {'on' if result['fast_path'] else 'off'}); see {CHECK_JSON}"
+            f"(fast path {'on' if result['fast_path'] else 'off'}); see {SERVING_CHECK_JSON}"
         )
     return result

@@ -14,9 +14,8 @@ from mlops import artifact, features, featurize, reference
 from mlops.config import SCHEMA_FILE, Params
 from mlops.featurize import part_path
 from mlops.model import build_model
+from mlops.paths import MODEL_DIR
 from mlops.search import search
-
-MODEL_DIR = Path("model")
 
 
 def max_f1_threshold(labels: np.ndarray, scores: np.ndarray) -> float:

@@ -14,6 +14,7 @@ import pandas as pd
 from mlops import quality
 from mlops.config import Params
 from mlops.features import LABEL
+from mlops.paths import CLEAN_DIR, QUALITY_JSON, QUALITY_MD
 from mlops.progress import track
 from mlops.schema import (
     PRODUCTION_TABLE,
@@ -30,10 +31,6 @@ from mlops.tables import (
     write_parquet,
     write_text,
 )
-
-CLEAN_DIR = Path("build/clean")
-QUALITY_JSON = Path("reports/data_quality.json")
-QUALITY_MD = Path("reports/data_quality.md")
 
 
 def _checked_table(

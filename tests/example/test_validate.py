@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from mlops import validate
+from mlops import paths
 from mlops.cli import app
 from mlops.config import load_params
 from mlops.errors import MlopsError
@@ -53,8 +53,8 @@ def _validate() -> tuple[int, str]:
 
 def _previous_outputs() -> dict[Path, bytes]:
     outputs = {
-        validate.CLEAN_DIR / "flights.parquet": b"previous model frame",
-        validate.QUALITY_JSON: b'{"previous": true}',
+        paths.CLEAN_DIR / "flights.parquet": b"previous model frame",
+        paths.QUALITY_JSON: b'{"previous": true}',
     }
     for path, content in outputs.items():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,7 +109,7 @@ def test_bad_input_is_refused_by_name_and_outputs_stay(
         assert fragment in output
     for path, content in previous.items():
         assert path.read_bytes() == content
-    assert not (validate.CLEAN_DIR / "weather.parquet").exists()
+    assert not (paths.CLEAN_DIR / "weather.parquet").exists()
 
 
 def test_duplicate_feature_name_in_params_is_refused(workspace: Path) -> None:
@@ -127,23 +127,23 @@ def test_duplicates_are_removed_and_counted(workspace: Path) -> None:
     _edit(FLIGHTS, lambda frame: pd.concat([frame, frame.iloc[[4, 9]]], ignore_index=True))
     code, output = _validate()
     assert code == 0, output
-    report = json.loads(validate.QUALITY_JSON.read_text())["tables"]["flights"]
+    report = json.loads(paths.QUALITY_JSON.read_text())["tables"]["flights"]
     assert report["duplicates_removed"] == 2
     assert report["rows_out"] == report["rows_in"] - 2
-    assert len(pd.read_parquet(validate.CLEAN_DIR / "flights.parquet")) == report["rows_out"]
+    assert len(pd.read_parquet(paths.CLEAN_DIR / "flights.parquet")) == report["rows_out"]
 
 
 def test_missing_values_and_outliers_are_reported(workspace: Path) -> None:
     raw = pd.concat([pd.read_csv(path) for path in sorted(Path("data/weather").glob("*.csv"))])
     code, output = _validate()
     assert code == 0, output
-    report = json.loads(validate.QUALITY_JSON.read_text())["tables"]["weather"]
+    report = json.loads(paths.QUALITY_JSON.read_text())["tables"]["weather"]
     assert report["missing"]["wind_gust"] == raw["wind_gust"].isna().sum() > 0
     # The source's one 1,048 mph wind reading (February) is flagged and located, not dropped.
     wind = report["outliers"]["wind_speed"]
     assert wind["count"] >= 1
     assert wind["bounds"][1] < 1048
     assert any(row.startswith("2013-02.csv:") for row in wind["rows"])
-    markdown = validate.QUALITY_MD.read_text()
+    markdown = paths.QUALITY_MD.read_text()
     assert "| wind_speed |" in markdown
     assert "exact duplicates removed" in markdown
