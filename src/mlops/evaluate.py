@@ -65,6 +65,12 @@ def run(params: Params) -> dict[str, float]:
         {"actual": labels, "predicted": (scores >= model.threshold).astype(int)}
     )
     write_atomically(PLOTS_DIR / "confusion.csv", lambda tmp: confusion.to_csv(tmp, index=False))
-    plots.evaluation_png(PLOTS_DIR / "evaluation.png", labels, scores, model.threshold, curves)
+    plots.evaluation_png(
+        PLOTS_DIR / "evaluation.png",
+        labels,
+        scores,
+        model.threshold,
+        params.evaluate.calibration_bins,
+    )
     plots.importance_png(PLOTS_DIR / "importance.png", importance)
     return overall

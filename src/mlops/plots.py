@@ -9,8 +9,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import confusion_matrix, precision_recall_curve, roc_curve
+from sklearn.calibration import CalibrationDisplay, calibration_curve
+from sklearn.metrics import (
+    ConfusionMatrixDisplay,
+    PrecisionRecallDisplay,
+    RocCurveDisplay,
+    precision_recall_curve,
+    roc_curve,
+)
 
 PNG_METADATA = {"Software": None}  # no version stamp: same figure, same bytes
 
@@ -39,41 +45,29 @@ def curves(labels: np.ndarray, scores: np.ndarray, points: int, bins: int) -> di
 
 
 def evaluation_png(
-    path: Path,
-    labels: np.ndarray,
-    scores: np.ndarray,
-    threshold: float,
-    data: dict[str, list[dict]],
+    path: Path, labels: np.ndarray, scores: np.ndarray, threshold: float, bins: int
 ) -> None:
-    """ROC, precision-recall, calibration and confusion matrix in one figure."""
+    """ROC, precision-recall, calibration and confusion matrix in one figure, drawn by
+    scikit-learn's displays from every holdout score (the legends carry AUC and AP)."""
     figure, axes = plt.subplots(2, 2, figsize=(10, 9))
     (roc, pr), (calibration, confusion) = axes
-    roc.plot([p["fpr"] for p in data["roc"]], [p["tpr"] for p in data["roc"]])
-    roc.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    roc.set(title="ROC", xlabel="false positive rate", ylabel="true positive rate")
-    pr.plot(
-        [p["recall"] for p in data["precision_recall"]],
-        [p["precision"] for p in data["precision_recall"]],
+    RocCurveDisplay.from_predictions(labels, scores, ax=roc, plot_chance_level=True)
+    roc.set(title="ROC")
+    PrecisionRecallDisplay.from_predictions(labels, scores, ax=pr, plot_chance_level=True)
+    pr.set(title="Precision-recall")
+    CalibrationDisplay.from_predictions(
+        labels, scores, n_bins=bins, strategy="quantile", ax=calibration
     )
-    pr.set(title="Precision-recall", xlabel="recall", ylabel="precision")
-    calibration.plot(
-        [p["predicted"] for p in data["calibration"]],
-        [p["observed"] for p in data["calibration"]],
-        marker="o",
+    calibration.set(title="Calibration")
+    ConfusionMatrixDisplay.from_predictions(
+        labels,
+        (scores >= threshold).astype(int),
+        labels=[0, 1],
+        ax=confusion,
+        colorbar=False,
+        cmap="Blues",
     )
-    calibration.plot([0, 1], [0, 1], linestyle=":", color="grey")
-    calibration.set(title="Calibration", xlabel="mean predicted", ylabel="observed rate")
-    matrix = confusion_matrix(labels, scores >= threshold, labels=[0, 1])
-    confusion.imshow(matrix, cmap="Blues")
-    for (row, column), count in np.ndenumerate(matrix):
-        confusion.text(column, row, str(count), ha="center", va="center")
-    confusion.set(
-        title=f"Confusion at threshold {threshold:.3f}",
-        xlabel="predicted",
-        ylabel="actual",
-        xticks=[0, 1],
-        yticks=[0, 1],
-    )
+    confusion.set(title=f"Confusion at threshold {threshold:.3f}")
     figure.tight_layout()
     figure.savefig(path, dpi=90, metadata=PNG_METADATA)
     plt.close(figure)
