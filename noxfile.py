@@ -11,6 +11,7 @@ import nox
 # (its pins are not ours). evidently 0.7.23 does not import with pandas 3, hence the pin.
 EVIDENTLY = ("evidently==0.7.23", "pandas<3", "pyarrow")
 ZIZMOR = "zizmor==1.32.0"  # the workflows' security audit, offline
+TYPING_TOOLS = ("mypy==2.4.1", "pandas-stubs==3.1.0.261029", "types-PyYAML==6.0.12.20261122")
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -58,8 +59,9 @@ def pipeline(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite, slow end-to-end tests included."""
+    """mypy, then the whole test suite, slow end-to-end tests included."""
     _install(session, TEST_LOCK)
+    _typecheck(session)
     # A worker per core, each taking whole test files: a module's fixtures (a trained project,
     # a registry with a model in production) are built once.
     parallel = ("--numprocesses", "auto", "--dist", "loadfile")
@@ -91,6 +93,19 @@ def lint(session: nox.Session) -> None:
 
 
 # Security audit tools, pinned (versions checked on this repository; bump them on purpose).
+
+
+def _typecheck(session: nox.Session) -> None:
+    """mypy over the package, in a session that has every dependency (their types count)."""
+    session.install(*TYPING_TOOLS)
+    session.run("mypy", "src/mlops")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy alone (`nox -s tests` runs it first too)."""
+    _install(session)
+    _typecheck(session)
 
 
 @nox.session

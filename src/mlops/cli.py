@@ -25,7 +25,7 @@ class _ReportsFailures(TyperGroup):
     the user named) print one line and exit 1; anything else is a bug and keeps its traceback.
     One handler at the root, around every subcommand."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context
         try:
             return super().invoke(ctx)
         except (MlopsError, FileNotFoundError) as error:
@@ -823,7 +823,7 @@ def lineage_command(
         approved = {
             "github": f" (approved in run {approval.get('run_id')}, {approval.get('environment')})",
             "local": " (approved locally)",
-        }.get(approval.get("source"), "")
+        }.get(str(approval.get("source")), "")
         table.add_row(
             f"stage {event['stage']}",
             f"{event['time']} by {event['actor']}{approved}: {event['reason']}",

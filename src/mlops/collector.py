@@ -99,6 +99,7 @@ class Collector:
         deadline = time.monotonic() + self._flush_seconds
         stopping = False
         while not stopping:
+            item: Any
             try:
                 item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.001))
             except queue.Empty:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +137,10 @@ def as_text(rows: pd.DataFrame) -> pd.DataFrame:
     return text
 
 
+def _to_csv(part: pd.DataFrame, path: Path) -> None:
+    part.to_csv(path, index=False, na_rep="NA")
+
+
 def add_production(params: Params, rows: pd.DataFrame, provenance: dict[str, Any]) -> str:
     """Add collected, labelled rows (one file per month) as a new version; returns its hash.
 
@@ -150,7 +155,7 @@ def add_production(params: Params, rows: pd.DataFrame, provenance: dict[str, Any
         if path.exists():  # a later batch replaces rows it shares with an earlier one
             part = pd.concat([read_csv(path), part], ignore_index=True)
         part = part.drop_duplicates(["request_id", "row"], keep="last")
-        write_atomically(path, lambda tmp, part=part: part.to_csv(tmp, index=False, na_rep="NA"))
+        write_atomically(path, partial(_to_csv, part))
     return record(params, provenance)
 
 

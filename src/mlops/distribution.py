@@ -40,9 +40,9 @@ class Distribution:
             values, counts = np.unique(present, return_counts=True)
             return cls(kind, values, counts.astype("int64"), len(numbers) - len(present))
         present = column.dropna()
-        counts = present.astype(str).value_counts(sort=False).sort_index()  # 20x np.unique's speed
-        values = counts.index.to_numpy(dtype=object)
-        return cls(kind, values, counts.to_numpy(dtype="int64"), len(column) - len(present))
+        tallies = present.astype(str).value_counts(sort=False).sort_index()  # 20x np.unique's speed
+        values = tallies.index.to_numpy(dtype=object)
+        return cls(kind, values, tallies.to_numpy(dtype="int64"), len(column) - len(present))
 
     @property
     def present(self) -> int:

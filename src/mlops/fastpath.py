@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -210,6 +210,12 @@ def reference_rows(reference: Mapping[str, Any], rows: int, seed: int = 0) -> pd
     return pd.DataFrame(columns)
 
 
+def client_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as a client sends them: a mapping per row, missing values as ``None``."""
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return cast("list[dict[str, Any]]", rows)
+
+
 def parity(scorer: FastScorer, pipeline: Pipeline, inputs: pd.DataFrame) -> float:
     """Largest |difference| between the fast path and the pipeline on ``inputs``, both routes.
 
@@ -217,7 +223,7 @@ def parity(scorer: FastScorer, pipeline: Pipeline, inputs: pd.DataFrame) -> floa
     at once, so both code paths the service uses are compared.
     """
     expected = pipeline.predict_proba(inputs)[:, 1]
-    records = inputs.astype(object).where(inputs.notna(), None).to_dict("records")
+    records = client_records(inputs)
     walked = np.concatenate(
         [
             scorer.probabilities(records[start : start + TREELITE_MAX_ROWS])

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from mlops import artifact, servable
+from mlops import artifact, fastpath, servable
 from mlops.artifact import ModelArtifact
 from mlops.config import Params, ProfileParams
 from mlops.featurize import part_path
@@ -36,7 +36,7 @@ def single_row(folder: Path, inputs: pd.DataFrame, calls: int) -> dict[str, Any]
     machine and a loaded one.
     """
     served = servable.load(servable.FolderSource(folder))
-    records = inputs.astype(object).where(inputs.notna(), None).to_dict("records")
+    records = fastpath.client_records(inputs)
     seconds: list[float] = []
     with threadpool_limits(1):
         for row in track(range(calls), description="Single-row calls"):

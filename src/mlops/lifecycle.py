@@ -23,7 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib
 
@@ -173,7 +173,7 @@ class Lifecycle:
                 url,
                 frame,
                 self.params.features.names,
-                self.params.data.time_column,
+                cast(str, self.params.data.time_column),  # run() refuses a project without
                 requests_per_second=self.settings.requests_per_second,
             )
         return sent["rows"], frame

@@ -87,7 +87,7 @@ def row_model(
     contract = column_contracts(schema_file)
     types = input_types or {}
     kinds = [(CATEGORICAL, features["categorical"]), (NUMERIC, features["numeric"])]
-    fields = {
+    fields: dict[str, Any] = {
         name: _field(contract.get(name, {}), kind, types.get(name, "str"), name in nullable)
         for kind, names in kinds
         for name in names
@@ -101,11 +101,8 @@ def row_model(
 
 def predict_request(row: type[BaseModel], max_rows: int) -> type[BaseModel]:
     """``{"records": [row, ...]}`` with 1 to ``max_rows`` rows."""
-    return create_model(
-        "PredictRequest",
-        __config__=_STRICT,
-        records=(Annotated[list[row], Field(min_length=1, max_length=max_rows)], ...),  # type: ignore[valid-type]
-    )
+    records: Any = (Annotated[list[row], Field(min_length=1, max_length=max_rows)], ...)  # type: ignore[valid-type]
+    return create_model("PredictRequest", __config__=_STRICT, records=records)
 
 
 class Prediction(BaseModel):

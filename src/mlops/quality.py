@@ -16,7 +16,7 @@ def drop_exact_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 
 def missing_counts(frame: pd.DataFrame) -> dict[str, int]:
-    return {column: int(count) for column, count in frame.isna().sum().items()}
+    return {str(column): int(count) for column, count in frame.isna().sum().items()}
 
 
 def outliers(

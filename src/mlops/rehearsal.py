@@ -517,11 +517,11 @@ def _run(name: str, command: str, cwd: Path, env: dict[str, str]) -> StepResult:
         return StepResult(name, "edge", " ".join(words))
     with tempfile.TemporaryDirectory() as scratch:
         output_file, summary_file = Path(scratch) / "output", Path(scratch) / "summary"
-        files = {"GITHUB_OUTPUT": str(output_file), "GITHUB_STEP_SUMMARY": str(summary_file)}
+        step_files = {"GITHUB_OUTPUT": str(output_file), "GITHUB_STEP_SUMMARY": str(summary_file)}
         finished = subprocess.run(
             ["bash", "-eo", "pipefail", "-c", command],
             cwd=cwd,
-            env={**env, **files},
+            env={**env, **step_files},
             capture_output=True,
             text=True,
             check=False,

@@ -12,7 +12,7 @@ import json
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -91,7 +91,7 @@ def featurized_months(
 ) -> pd.DataFrame:
     """The model frame of ``months`` (every n-th row), from the source, validated like the
     pipeline validates: what the traffic of those months looks like to the service."""
-    source = load_source(params.data.source)
+    source = load_source(cast(str, params.data.source))  # lifecycle.run refuses one without
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(schema_file, folder / "schema.yaml")
     for month in months:

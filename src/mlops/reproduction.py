@@ -71,6 +71,6 @@ def differences(revision: str = "HEAD", workspace: Path = Path(".")) -> list[str
         *_changed(
             _decision(git.show(revision, GATE_JSON)),
             _decision(record.read_text() if record.exists() else None),
-            GATE_JSON,
+            str(GATE_JSON),
         ),
     ]

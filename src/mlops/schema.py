@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # pandera is the pipeline's: the service reads the contracts,
 
 PRODUCTION_TABLE = "production"
 # Provenance of each production row: which request, which model, when it was scored.
-PROVENANCE = {
+PROVENANCE: dict[str, dict[str, Any]] = {
     "request_id": {"dtype": "str"},
     "row": {"dtype": "int64", "min": 0},
     "model_version": {"dtype": "str"},

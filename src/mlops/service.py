@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -178,7 +178,8 @@ def create_app(settings: Settings) -> FastAPI:
     ) -> Response:
         """Score rows: probability of the positive class and the label at the model's threshold."""
         request_id = x_request_id or uuid.uuid4().hex
-        scored = await score([row.model_dump() for row in body.records], request_id, x_event_time)
+        rows = cast(Any, body).records  # a model built from the model's features at start
+        scored = await score([row.model_dump() for row in rows], request_id, x_event_time)
         predictions = [
             {"probability": float(p), "label": int(label)}
             for p, label in zip(scored.pop("probabilities"), scored.pop("labels"), strict=True)

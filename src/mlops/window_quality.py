@@ -51,7 +51,7 @@ def check_column(
     limits: WindowQualityParams,
 ) -> list[dict[str, Any]]:
     """The column's failed checks in this window (an empty list when it is healthy)."""
-    failures = []
+    failures: list[dict[str, Any]] = []
     if current.count == 0:
         return failures
     missing_rate = current.missing / current.count
