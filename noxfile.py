@@ -98,7 +98,7 @@ def lint(session: nox.Session) -> None:
 def _typecheck(session: nox.Session) -> None:
     """mypy over the package, in a session that has every dependency (their types count)."""
     session.install(*TYPING_TOOLS)
-    session.run("mypy", "src/mlops")
+    session.run("mypy", "src/mlops", "src/project")
 
 
 @nox.session

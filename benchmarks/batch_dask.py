@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 from dask.distributed import Client, LocalCluster
 from dask.utils import format_bytes, parse_bytes
 
-from mlops import batch
+from mlops.serving import batch
 
 DEFAULT_THRESHOLD = parse_bytes(dask.config.get("distributed.admin.large-graph-warning-threshold"))
 SIZE = re.compile(r"Sending large graph of size ([\d.]+ \w+)")

@@ -37,9 +37,12 @@ import numpy as np
 import pandas as pd
 import psutil
 
-from mlops import artifact, collector, logs, reference, servable
+from mlops import artifact
 from mlops.config import load_params
-from mlops.replay import featurized_months
+from mlops.gitops.replay import featurized_months
+from mlops.monitoring import logs
+from mlops.pipeline import reference
+from mlops.serving import collector, servable
 
 BIN = Path(sys.executable).parent
 EVIDENTLY_SCRIPT = Path(__file__).resolve().parent / "evidently_drift.py"
@@ -63,7 +66,7 @@ sys.exit(code)
 DRIFT_PART = """
 import json, sys
 from pathlib import Path
-from mlops import logs, monitor
+from mlops.monitoring import logs, monitor
 from mlops.config import load_params
 from mlops.schema import column_contracts
 log, model, workers = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
@@ -81,7 +84,7 @@ IN_PROCESS = """
 import json, sys, time
 import pandas as pd
 from mlops.distribution import CATEGORICAL, NUMERIC, Distribution
-from mlops.drift import column_drift
+from mlops.monitoring.drift import column_drift
 reference, current = (pd.read_parquet(path) for path in sys.argv[1:3])
 categorical = json.loads(sys.argv[3])
 started = time.perf_counter()

@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops import artifact, batch, servable
+from mlops import artifact
+from mlops.serving import batch, servable
 
 BIN = Path(sys.executable).parent
 SERVER_CPU, CLIENT_CPU = 0, 1
@@ -43,7 +44,8 @@ from pathlib import Path
 import mlflow.sklearn
 import pandas as pd
 from mlflow.models import infer_signature
-from mlops import artifact, servable
+from mlops import artifact
+from mlops.serving import servable
 model_dir, rows_file, target = sys.argv[1:4]
 model = artifact.load(Path(model_dir))
 inputs = servable.model_inputs(pd.read_parquet(rows_file), model.metadata["features"])

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from mlops.config import Params, load_params
-from mlops.sources import load_source
+from project.sources import load_source
 
 ROOT = Path(__file__).resolve().parents[1]
 # The fixture project the platform tests run on: never the repository's own config, data or tags,

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mlops import collector
-from mlops.collector import Collector
-from mlops.features import LABEL
+from mlops.columns import LABEL
+from mlops.serving import collector
+from mlops.serving.collector import Collector
 
 
 def write_log(

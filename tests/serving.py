@@ -1,5 +1,5 @@
 """Shared by the serving tests: small trained models, and ``mlops serve`` as a real process
-(``Server``, ``serving``: the platform's own, from ``mlops.serving_process``)."""
+(``Server``, ``serving``: the platform's own, from ``mlops.serving.serving_process``)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ from typing import Any
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from mlops import featurize, train, validate
 from mlops.config import Params
-from mlops.serving_process import ServiceProcess as Server
-from mlops.serving_process import serving
+from mlops.data import featurize, validate
+from mlops.pipeline import train
+from mlops.serving.serving_process import ServiceProcess as Server
+from mlops.serving.serving_process import serving
 from tests.conftest import FLIGHTS
 
 __all__ = ["MLOPS", "Server", "holdout_records", "serving", "train_project"]

@@ -15,9 +15,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mlops import artifact, deploy
+from mlops import artifact
 from mlops.cli import app
 from mlops.errors import MlopsError
+from mlops.gitops import deploy
 from tests.conftest import ROOT, run
 
 K8S = ROOT / "deploy" / "k8s"

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import validate
 from mlops.config import Params
-from mlops.data_import import DataImportError, import_files
-from mlops.metrics import SliceColumnError, by_slice
+from mlops.data import validate
+from mlops.data.data_import import DataImportError, import_files
+from mlops.pipeline.metrics import SliceColumnError, by_slice
 from mlops.schema import SchemaViolationError
 from mlops.tables import RawFileError, read_csv
 

@@ -35,10 +35,11 @@ from tests.test_workflows import (
 )
 
 SRC = ROOT / "src" / "mlops"
+OURS = ("mlops", "project")  # the platform and the team's package
 # Submodules that need a distribution of their own beside their top-level package's.
 SUBMODULE_DISTRIBUTIONS = {"dask.distributed": "distributed"}
 # Modules that run `mlops` commands as subprocesses (the lifecycle's service).
-RUNS_COMMANDS = {"mlops.serving_process": [("serve",)]}
+RUNS_COMMANDS = {"mlops.serving.serving_process": [("serve",)]}
 # Imports inside functions that a job may lack (top-level module -> why its commands do without).
 CLUSTER_ONLY = "only with --scheduler or --local-cluster, which no job passes"
 REGISTRY_SOURCE = "serve --registered/--stage only: the image serves its baked-in --model"
@@ -94,7 +95,7 @@ def _uses(tree: ast.AST, module: str, package: bool = False) -> list[Requirement
         elif isinstance(node, ast.ImportFrom):
             name = _resolve(node, module, package)
             found.append((name, lazy))
-            if name.split(".")[0] == "mlops":  # `from mlops import dvc` imports a module
+            if name.split(".")[0] in OURS:  # `from mlops import dvc` imports a module
                 found.extend((f"{name}.{alias.name}", lazy) for alias in node.names)
         elif isinstance(node, ast.List | ast.Tuple):
             # [sys.executable, "-m", "dvc", ...]: the module run as a subprocess
@@ -122,7 +123,7 @@ def _catches_import_error(node: ast.Try) -> bool:
 
 
 def _source(name: str) -> Path | None:
-    path = SRC.joinpath(*name.split(".")[1:])
+    path = SRC.parent.joinpath(*name.split("."))
     for candidate in (path.with_suffix(".py"), path / "__init__.py"):
         if candidate.is_file():
             return candidate
@@ -140,20 +141,25 @@ def _module_uses(name: str) -> tuple[Requirement, ...]:
 
 @cache
 def _cli() -> tuple[ast.Module, dict[tuple[str, ...], ast.FunctionDef]]:
-    """cli.py without its command functions, and each command path's function."""
-    tree = ast.parse((SRC / "cli.py").read_text())
-    groups = {"app": ()}
-    for node in ast.walk(tree):  # app.add_typer(data_app, name="data")
-        if isinstance(node, ast.Call) and ast.unparse(node.func) == "app.add_typer":
-            (name,) = (keyword.value.value for keyword in node.keywords if keyword.arg == "name")
-            groups[node.args[0].id] = (name,)
+    """The cli package without its command functions (every module of it is imported at each
+    start), and each command path's function."""
+    top: list[ast.stmt] = []
     commands = {}
-    for node in tree.body:
-        for decorator in getattr(node, "decorator_list", []):
-            if isinstance(decorator, ast.Call) and ast.unparse(decorator.func).endswith(".command"):
-                group = ast.unparse(decorator.func).split(".")[0]
-                commands[(*groups[group], decorator.args[0].value)] = node
-    top = [node for node in tree.body if not isinstance(node, ast.FunctionDef)]
+    for path in sorted((SRC / "cli").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        groups = {"app": ()}
+        for node in ast.walk(tree):  # app.add_typer(data_app, name="data")
+            if isinstance(node, ast.Call) and ast.unparse(node.func) == "app.add_typer":
+                (name,) = (kw.value.value for kw in node.keywords if kw.arg == "name")
+                groups[node.args[0].id] = (name,)
+        for node in tree.body:
+            for decorator in getattr(node, "decorator_list", []):
+                if isinstance(decorator, ast.Call) and ast.unparse(decorator.func).endswith(
+                    ".command"
+                ):
+                    group = ast.unparse(decorator.func).split(".")[0]
+                    commands[(*groups[group], decorator.args[0].value)] = node
+        top += [node for node in tree.body if not isinstance(node, ast.FunctionDef)]
     return ast.Module(body=top, type_ignores=[]), commands
 
 
@@ -194,14 +200,14 @@ def command_uses(path: tuple[str, ...]) -> dict[str, bool]:
         if name.startswith("mlops.cli:"):
             sub = command_uses(tuple(name.removeprefix("mlops.cli:").split()))
             pending += [(other, lazy or other_lazy) for other, other_lazy in sub.items()]
-        elif name == "mlops.sources" and _data_source():
+        elif name == "project.sources" and _data_source():
             pending.append((_data_source(), True))  # the module params.yaml names
-        elif name.split(".")[0] == "mlops":
+        elif name.split(".")[0] in OURS:
             pending += [(other, lazy or other_lazy) for other, other_lazy in _module_uses(name)]
     return {
         name: lazy
         for name, lazy in reached.items()
-        if name.split(".")[0] not in ("mlops", "__future__", *sys.stdlib_module_names)
+        if name.split(".")[0] not in (*OURS, "__future__", *sys.stdlib_module_names)
         and not name.startswith("mlops.cli:")
     }
 

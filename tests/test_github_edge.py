@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mlops import github, gitops
 from mlops.config import GitOpsParams
-from mlops.local_github import TOKEN, LocalGitHub, local_github
+from mlops.gitops import github, policies
+from mlops.gitops.local_github import TOKEN, LocalGitHub, local_github
 
 PROMOTE = {"verdict": "promote", "rules": [{"name": "floor roc_auc", "passed": True}]}
 REJECT = {"verdict": "reject", "rules": [{"name": "min improvement roc_auc", "passed": False}]}
@@ -31,7 +31,7 @@ def forge(monkeypatch: pytest.MonkeyPatch) -> LocalGitHub:
     ],
 )
 def test_retrain_plan(mode: str, record: dict, action: str) -> None:
-    plan = gitops.retrain_plan(GitOpsParams(retrain=mode), record)
+    plan = policies.retrain_plan(GitOpsParams(retrain=mode), record)
     assert plan["action"] == action
     if record is REJECT:
         assert "min improvement roc_auc" in plan["reason"]

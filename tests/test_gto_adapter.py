@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops import gto_adapter
-from mlops.gto_adapter import Event, GtoError
+from mlops.registry import gto_adapter
+from mlops.registry.gto_adapter import Event, GtoError
 
 GTO_CONFIG = "stages: [dev, staging, prod]\n"
 DVC_YAML = "artifacts:\n  model:\n    path: model\n    type: model\n"

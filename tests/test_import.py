@@ -11,9 +11,9 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from mlops import datastore
 from mlops.cli import app
 from mlops.config import load_params
+from mlops.data import datastore
 
 PARAMS = """\
 data: {table: events, time_column: at, source: null}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlops.rehearsal import RehearsalError, evaluate, expressions, parse, run_job, substitute
+from mlops.gitops.rehearsal import RehearsalError, evaluate, expressions, parse, run_job, substitute
 from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops import reproduction
+from mlops.gitops import reproduction
 from tests.conftest import run
 
 LOCK = {

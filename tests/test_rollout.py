@@ -1,4 +1,4 @@
-"""``mlops.rollout`` against a real ``mlops serve``: the wait returns only once the service
+"""``mlops.gitops.rollout`` against a real ``mlops serve``: the wait returns only once the service
 reports the pinned version and folder hash, and fails in time, saying what it saw, otherwise."""
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlops import artifact, rollout
+from mlops import artifact
 from mlops.errors import MlopsError
-from mlops.serving_process import free_port
+from mlops.gitops import rollout
+from mlops.serving.serving_process import free_port
 from tests.serving import Server, serving
 
 TOKEN = "s3cret"

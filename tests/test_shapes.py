@@ -16,11 +16,16 @@ import pytest
 import yaml
 from threadpoolctl import threadpool_limits
 
-from mlops import features, featurize, monitor, payload, serving_check, train, validate
+from mlops import columns
+from mlops.columns import category_text, category_value
 from mlops.config import MonitorParams, Params, SplitParams, TargetParams, load_params
+from mlops.data import featurize, validate
+from mlops.data.split import SplitError, split
+from mlops.data.target import LabelError, label
 from mlops.errors import MlopsError
-from mlops.features import LabelError, category_text, category_value
-from mlops.split import SplitError, split
+from mlops.monitoring import monitor
+from mlops.pipeline import train
+from mlops.serving import payload, serving_check
 
 ROWS = 1500
 
@@ -48,7 +53,7 @@ def test_a_category_has_one_text_whatever_type_it_arrives_in() -> None:
 )
 def test_the_label_rule_is_a_setting(target: dict, values: list, expected: list) -> None:
     rule = TargetParams.model_validate(target)
-    assert features.label(pd.Series(values), rule).astype(int).tolist() == expected
+    assert label(pd.Series(values), rule).astype(int).tolist() == expected
 
 
 @pytest.mark.parametrize(
@@ -64,7 +69,7 @@ def test_a_target_the_rule_cannot_read_is_a_clear_error(
     target: dict, values: list, message: str
 ) -> None:
     with pytest.raises(LabelError, match=message):
-        features.label(pd.Series(values), TargetParams.model_validate(target))
+        label(pd.Series(values), TargetParams.model_validate(target))
 
 
 def test_threshold_and_positive_together_are_refused() -> None:
@@ -235,7 +240,7 @@ def test_the_check_catches_an_integer_category_typed_as_something_else(
 ) -> None:
     """Without one text per category (the skew forks hit), the service sees unknown districts."""
     monkeypatch.setattr(payload, "category_value", lambda value: value)
-    monkeypatch.setattr(features, "category_text", lambda column: column.astype(object))
+    monkeypatch.setattr(columns, "category_text", lambda column: column.astype(object))
     with pytest.raises(serving_check.ServingSkewError, match="district"):
         _check(project)
 

@@ -15,7 +15,7 @@ import typer
 import yaml
 
 from mlops.cli import app
-from mlops.rehearsal import EXPRESSION
+from mlops.gitops.rehearsal import EXPRESSION
 from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -353,7 +353,7 @@ def test_codeowners_route_each_role_to_its_files() -> None:
     assert owners["/schema.yaml"].endswith("data-engineers")
     assert owners["/data.dvc"].endswith("data-engineers")
     assert owners["/params.yaml"].endswith("data-scientists")
-    assert owners["/src/mlops/model.py"].endswith("data-scientists")
+    assert owners["/src/project/model.py"].endswith("data-scientists")
     assert owners["/deploy/"].endswith("ml-engineers")
     assert owners["/.github/"].endswith("ml-engineers")
     assert (ROOT / ".github/pull_request_template.md").exists()

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlops import features
+from mlops import columns
 from mlops.errors import MlopsError
 from mlops.tables import write_atomically, write_json
 
@@ -70,7 +70,7 @@ class ModelArtifact:
         """The columns this model was trained on, typed as it expects: older models keep
         working after ``params.yaml`` changes its feature lists."""
         names = self.metadata["features"]
-        return features.model_inputs(frame, names["categorical"], names["numeric"])
+        return columns.model_inputs(frame, names["categorical"], names["numeric"])
 
 
 def _canonical_zip(source: Path, target: Path) -> None:

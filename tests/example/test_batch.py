@@ -12,8 +12,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mlops import artifact, batch, featurize, servable
+from mlops import artifact
+from mlops.data import featurize
 from mlops.errors import MlopsError
+from mlops.serving import batch, servable
 from tests.conftest import run
 from tests.serving import MLOPS
 

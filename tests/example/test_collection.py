@@ -19,12 +19,14 @@ import pytest
 from moto.server import ThreadedMotoServer
 from threadpoolctl import threadpool_limits
 
-from mlops import artifact, collector, featurize, servable
-from mlops.collector import Collector
+from mlops import artifact
+from mlops.columns import LABEL
 from mlops.config import Params
-from mlops.features import LABEL
-from mlops.model import build_model
-from mlops.serving_process import free_port
+from mlops.data import featurize
+from mlops.serving import collector, servable
+from mlops.serving.collector import Collector
+from mlops.serving.serving_process import free_port
+from project.model import build_model
 from tests.conftest import run
 from tests.serving import MLOPS, Server, holdout_records, serving
 

@@ -18,11 +18,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from mlops import artifact, features, featurize, logs, monitor
+from mlops import artifact, columns
 from mlops.config import Params
+from mlops.data import featurize
 from mlops.distribution import CATEGORICAL, NUMERIC, Distribution
-from mlops.drift import column_drift
-from mlops.replay import featurized_months
+from mlops.gitops.replay import featurized_months
+from mlops.monitoring import logs, monitor
+from mlops.monitoring.drift import column_drift
 from tests.conftest import FLIGHTS, ROOT, run
 from tests.monitoring import write_log
 from tests.serving import MLOPS
@@ -59,8 +61,8 @@ def windows(
 
 def with_label(rows: pd.DataFrame, params: Params) -> pd.DataFrame:
     """The model's inputs and the label (a binary column: Evidently's Z-test on few rows)."""
-    return features.prediction_inputs(rows, params.features).assign(
-        **{features.LABEL: rows[features.LABEL]}
+    return columns.prediction_inputs(rows, params.features).assign(
+        **{columns.LABEL: rows[columns.LABEL]}
     )
 
 
@@ -123,9 +125,9 @@ def test_large_reference_agrees_through_the_monitor_and_column_by_column(
     params: Params,
     tmp_path: Path,
 ) -> None:
-    reference = features.prediction_inputs(training_rows, params.features)
+    reference = columns.prediction_inputs(training_rows, params.features)
     currents = {
-        name: features.prediction_inputs(rows, params.features) for name, rows in windows.items()
+        name: columns.prediction_inputs(rows, params.features) for name, rows in windows.items()
     }
     theirs = evidently(reference, currents, tmp_path / "evidently")
     model_features = {
@@ -180,7 +182,7 @@ def test_large_reference_agrees_through_the_monitor_and_column_by_column(
 def test_small_reference_agrees_with_the_p_value_tests(
     training_rows: pd.DataFrame, windows: dict[str, pd.DataFrame], params: Params, tmp_path: Path
 ) -> None:
-    categorical = [*params.features.categorical, features.LABEL]
+    categorical = [*params.features.categorical, columns.LABEL]
     reference = with_label(training_rows.iloc[::SMALL_REFERENCE_EVERY], params)
     assert len(reference) < 1000
     currents = {name: with_label(rows, params) for name, rows in windows.items()}

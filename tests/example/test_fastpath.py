@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 from threadpoolctl import threadpool_limits
 
-from mlops import artifact, fastpath, featurize, servable
+from mlops import artifact
+from mlops.columns import LABEL
 from mlops.config import Params
-from mlops.features import LABEL
-from mlops.model import build_model
+from mlops.data import featurize
+from mlops.serving import fastpath, servable
+from project.model import build_model
 
 
 def as_records(frame: pd.DataFrame) -> list[dict[str, object]]:

@@ -14,7 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops import artifact, featurize, latency
+from mlops import artifact
+from mlops.data import featurize
+from mlops.serving import latency
 
 BUSY_PROCESSES = 6
 CALLS = 300

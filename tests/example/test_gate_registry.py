@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import artifact, features, gate, reference
+from mlops import artifact, columns
 from mlops.config import load_params
-from mlops.model import build_model
+from mlops.pipeline import reference
+from mlops.registry import gate
+from project.model import build_model
 from tests.conftest import clone_project, run, set_params
 
 pytestmark = pytest.mark.slow
@@ -210,7 +212,7 @@ def test_an_overall_gain_with_one_slice_lost_is_rejected(production: Path, tmp_p
     params = load_params(production / "params.yaml")
     train = pd.read_parquet(production / "build/features/train.parquet")
     holdout = pd.read_parquet(production / "build/features/holdout.parquet")
-    inputs, labels = features.prediction_inputs(train, params.features), train[features.LABEL]
+    inputs, labels = columns.prediction_inputs(train, params.features), train[columns.LABEL]
     lost = holdout["carrier"].value_counts().index[5]
     shuffled = labels.to_numpy().copy()
     mask = (train["carrier"] == lost).to_numpy()
@@ -325,15 +327,15 @@ def test_the_audit_holds_each_tag_to_the_order_and_the_approval(
     record was swapped."""
     from dataclasses import replace
 
-    from mlops import gto_adapter, registry
+    from mlops.registry import gto_adapter, versions
 
     monkeypatch.chdir(repo)
     events = gto_adapter.history("model")
-    assert registry.audit(events) == []
+    assert versions.audit(events) == []
     registration, dev, staging, prod = events
 
     def problems(*changed: gto_adapter.Event) -> list[str]:
-        return [finding.problem for finding in registry.audit(list(changed))]
+        return [finding.problem for finding in versions.audit(list(changed))]
 
     assert problems(registration, dev, prod) == ["v1.0.0 had not been in staging"]
     unapproved = {key: value for key, value in prod.note.items() if key != "approval"}

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlops import gitops, replay
 from mlops.config import GitOpsParams, Params
-from mlops.local_github import REPOSITORY
-from mlops.rehearsal import Project, project
-from mlops.replay import featurized_months
+from mlops.gitops import policies, replay
+from mlops.gitops.local_github import REPOSITORY
+from mlops.gitops.rehearsal import Project, project
+from mlops.gitops.replay import featurized_months
 from tests.conftest import FLIGHTS, SMALL_SAMPLE_PARAMS, clone_project, run, set_params
 from tests.serving import Server
 
@@ -170,7 +170,7 @@ def test_4_drift_in_production_opens_an_issue_and_dispatches_retraining(
     assert monitor.succeeded
     assert monitor.step("monitor").returncode == 3  # sustained drift: a finding, not a failure
     [issue] = team.forge.issues.values()
-    assert issue["title"] == gitops.ISSUE_TITLES["drift"]
+    assert issue["title"] == policies.ISSUE_TITLES["drift"]
     assert issue["labels"] == [GitOpsParams().issue_label]
     assert "| 2013-07 |" in issue["body"]
     [dispatched] = team.forge.dispatches()

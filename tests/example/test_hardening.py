@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 import skops.io as sio
 
-from mlops import artifact, collector
-from mlops.collector import Collector
+from mlops import artifact
 from mlops.config import Params
+from mlops.serving import collector
+from mlops.serving.collector import Collector
 from tests.serving import Server, holdout_records, serving
 
 

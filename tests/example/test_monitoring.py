@@ -14,11 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import artifact, featurize, monitor
+from mlops import artifact
+from mlops.columns import LABEL
 from mlops.config import MonitorParams, Params
+from mlops.data import featurize
 from mlops.distribution import NUMERIC, Distribution
-from mlops.features import LABEL
-from mlops.replay import featurized_months
+from mlops.gitops.replay import featurized_months
+from mlops.monitoring import monitor
 from tests.conftest import FLIGHTS, run
 from tests.monitoring import write_feedback, write_log
 from tests.serving import MLOPS

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import yaml
 
+from mlops.columns import LABEL
 from mlops.config import Params
-from mlops.features import LABEL
-from mlops.replay import featurized_months
+from mlops.gitops.replay import featurized_months
 from tests.conftest import FLIGHTS, SMALL_SAMPLE_PARAMS, clone_project, run, set_params
 from tests.monitoring import write_feedback, write_log
 

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import artifact, servable
+from mlops import artifact
 from mlops.config import Params
+from mlops.serving import servable
 from tests.conftest import run
 from tests.serving import MLOPS, Server, holdout_records, serving
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import featurize, validate
 from mlops.config import Params, SplitParams
-from mlops.split import SplitError, split, time_split
+from mlops.data import featurize, validate
+from mlops.data.split import SplitError, split, time_split
 
 
 def _shuffled_hours(count: int) -> pd.DataFrame:

@@ -6,10 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import features, featurize, reference, validate
+from mlops import columns
 from mlops.config import Params
-from mlops.search import search
-from mlops.train import max_f1_threshold
+from mlops.data import featurize, validate
+from mlops.pipeline import reference
+from mlops.pipeline.search import search
+from mlops.pipeline.train import max_f1_threshold
 
 
 def test_max_f1_threshold_is_the_best_cut() -> None:
@@ -31,7 +33,7 @@ def train_part(workspace, params: Params) -> tuple[pd.DataFrame, pd.Series]:
     validate.run(params, workspace / "schema.yaml")
     featurize.run(params)
     frame = pd.read_parquet(featurize.part_path("train"))
-    return features.prediction_inputs(frame, params.features), frame[features.LABEL]
+    return columns.prediction_inputs(frame, params.features), frame[columns.LABEL]
 
 
 def test_search_tries_candidates_with_time_ordered_folds(train_part, params: Params) -> None:

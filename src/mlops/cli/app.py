@@ -1,0 +1,32 @@
+"""The root command and the one error handler around every subcommand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from mlops.cli.common import errors
+from mlops.errors import MlopsError
+
+
+class _ReportsFailures(TyperGroup):
+    """Every command's expected failures (``MlopsError``: bad input or state, a missing file
+    the user named) print one line and exit 1; anything else is a bug and keeps its traceback.
+    One handler at the root, around every subcommand."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context
+        try:
+            return super().invoke(ctx)
+        except (MlopsError, FileNotFoundError) as error:
+            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_ReportsFailures,
+    help="GitOps template for machine-learning operations.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)

@@ -1,0 +1,1 @@
+"""Data: the versioned raw tables, their contract (validation), features and the split."""

@@ -1,0 +1,1 @@
+"""GitOps: what the workflows run (reports, retraining, release) and the GitHub edge."""

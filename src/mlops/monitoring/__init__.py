@@ -1,0 +1,1 @@
+"""Monitoring: drift against the training baseline, data quality, live performance, alerts."""

@@ -1,0 +1,94 @@
+"""Reading collected predictions (``collector.py``'s layout) as flat tables, file by file.
+
+One file at a time is parsed by Arrow's JSON reader with the model's feature types, so reading
+is fast and memory holds one file, whatever the size of the log. Each row gets the window it
+belongs to, by the time it happened (``event_time``, else the time it was scored).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+from pyarrow import json as pa_json
+
+from mlops.serving import collector
+
+WINDOW = "window"
+SCORE = "score"
+TIME = "time"
+PREDICTED_LABEL = "predicted_label"
+_OUTPUTS = {"outputs.probability": SCORE, "outputs.label": PREDICTED_LABEL}
+
+
+@dataclass(frozen=True)
+class LogLayout:
+    """What to read from a prediction record: the features by type, and the window length."""
+
+    categorical: list[str]
+    numeric: list[str]
+    window: str  # a pandas period alias: h, D, W, M
+    versions: frozenset[str] | None = None  # rows scored by these model versions only
+    context: tuple[str, ...] = ()  # collected beside the inputs (slices), as text
+
+    def arrow_schema(self) -> pa.Schema:
+        inputs = [(name, pa.string()) for name in [*self.categorical, *self.context]]
+        inputs += [(name, pa.float64()) for name in self.numeric]
+        return pa.schema(
+            [
+                ("time", pa.string()),
+                ("event_time", pa.string()),
+                ("request_id", pa.string()),
+                ("row", pa.int64()),
+                ("model_version", pa.string()),
+                ("inputs", pa.struct(inputs)),
+                ("outputs", pa.struct([("probability", pa.float64()), ("label", pa.int64())])),
+            ]
+        )
+
+
+def files(url: str, kind: str = collector.PREDICTIONS) -> list[str]:
+    """The log's files in time order (by hour partition, then by write time)."""
+    fs, root = fsspec.url_to_fs(url.rstrip("/"))
+    paths = fs.glob(f"{root}/{kind}/*/*/*/*/*.jsonl")
+    return sorted(path for path in paths if not path.rsplit("/", 1)[-1].startswith("."))
+
+
+def read(url: str, path: str, layout: LogLayout) -> pd.DataFrame:
+    """One log file as a table: time, window, ids, model version, features and score."""
+    fs, _ = fsspec.url_to_fs(url)
+    options = pa_json.ParseOptions(
+        explicit_schema=layout.arrow_schema(), unexpected_field_behavior="ignore"
+    )
+    table = pa_json.read_json(io.BytesIO(fs.cat_file(path)), parse_options=options).flatten()
+    frame = (
+        table.to_pandas()
+        .rename(columns=_OUTPUTS)
+        .rename(columns=lambda name: name.removeprefix("inputs."))
+    )
+    if layout.versions is not None:
+        frame = frame[frame["model_version"].isin(layout.versions)].reset_index(drop=True)
+    frame[TIME] = happened(frame)
+    frame[WINDOW] = window_of(frame[TIME], layout.window)
+    return frame.drop(columns="event_time")
+
+
+def happened(records: pd.DataFrame) -> pd.Series:
+    """When each row happened: its event time if the client sent one, else when it was scored."""
+    times = records[TIME] if "event_time" not in records else records["event_time"]
+    return pd.to_datetime(times.fillna(records[TIME]), utc=True, format="ISO8601")
+
+
+def window_of(times: pd.Series, window: str) -> pd.Series:
+    """The window (``2013-07`` for ``M``, ``2013-07-01`` for ``D``) of each UTC time."""
+    return times.dt.tz_localize(None).dt.to_period(window).astype(str)
+
+
+def frames(url: str, layout: LogLayout) -> Iterator[pd.DataFrame]:
+    """Every file of the log, read in turn."""
+    for path in files(url):
+        yield read(url, path, layout)

@@ -1,0 +1,35 @@
+"""Live performance: the served scores of labelled rows, per window and per slice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from mlops.columns import LABEL
+from mlops.monitoring import logs
+from mlops.pipeline import metrics
+
+
+def by_window(
+    labelled: pd.DataFrame, threshold: float, slices: list[str], min_slice_rows: int
+) -> list[dict[str, Any]]:
+    """Metrics of each window that has labelled rows, overall and per slice."""
+    return [
+        _window(str(name), rows, threshold, slices, min_slice_rows)
+        for name, rows in labelled.groupby(logs.WINDOW, sort=True)
+    ]
+
+
+def _window(
+    name: str, rows: pd.DataFrame, threshold: float, slices: list[str], min_slice_rows: int
+) -> dict[str, Any]:
+    truth = rows[LABEL].to_numpy(dtype=int)
+    scores = rows[logs.SCORE].to_numpy(dtype=float)
+    return {
+        "window": name,
+        "metrics": metrics.score(truth, scores, threshold),
+        "slices": metrics.by_slice(
+            rows, truth, scores, threshold, [c for c in slices if c in rows], min_slice_rows
+        ),
+    }

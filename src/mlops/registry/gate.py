@@ -1,0 +1,182 @@
+"""``mlops gate``: the candidate against the model in production, on the same current holdout.
+
+Both models are scored now, on today's holdout; a number stored when the champion was trained
+(another split, other data) is never compared. Declarative rules from ``params.yaml`` decide,
+and the decision is written down whatever it is.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from mlops import artifact, dvc, git
+from mlops.columns import LABEL
+from mlops.config import PARAMS_FILE, Params, params_sha256
+from mlops.data import datastore
+from mlops.data.featurize import part_path
+from mlops.errors import MlopsError
+from mlops.markdown import table as markdown_table
+from mlops.paths import GATE_JSON, GATE_MD, MODEL_DIR
+from mlops.pipeline.metrics import by_slice, score
+from mlops.registry import versions
+from mlops.registry.gate_rules import decide
+from mlops.serving import latency
+from mlops.tables import write_json, write_text
+
+
+class GateError(MlopsError):
+    """The gate could not decide (no candidate, unreadable model, champion not fetchable).
+
+    Never a reject: a reject is a decision, this is the absence of one.
+    """
+
+
+def _load(folder: Path) -> artifact.ModelArtifact:
+    try:
+        return artifact.load(folder)
+    except (OSError, ValueError, KeyError, artifact.UntrustedModelError) as error:
+        raise GateError(f"cannot load the model in {folder}: {error}") from error
+
+
+def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> dict[str, Any]:
+    model = _load(folder)
+    try:
+        inputs = model.inputs(holdout)
+    except KeyError as error:
+        raise GateError(
+            f"the model in {folder} needs columns the holdout lacks: {error}"
+        ) from error
+    labels = holdout[LABEL].to_numpy()
+    scores = model.pipeline.predict_proba(inputs)[:, 1]
+    timing = latency.single_row(folder, inputs, params.profile.single_row_calls)
+    return {
+        "metrics": score(labels, scores, model.threshold),
+        "slices": by_slice(
+            holdout,
+            labels,
+            scores,
+            model.threshold,
+            params.evaluate.slices,
+            params.gate.min_slice_rows,
+        ),
+        "p99_single_row_ms": timing["p99_ms"],
+        "model_size_bytes": (folder / artifact.MODEL_FILE).stat().st_size,
+    }
+
+
+def _champion(holdout: pd.DataFrame, params: Params) -> dict[str, Any] | None:
+    version = versions.current(versions.production_stage())
+    if version is None:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            folder = versions.fetch(version, Path(scratch))
+        except dvc.DvcError as error:
+            raise GateError(f"cannot fetch the champion {version}: {error}") from error
+        return {
+            "version": version,
+            "model_md5": versions.model_md5(versions.tag(version)),
+            **_score(folder, holdout, params),
+        }
+
+
+def _candidate_md5() -> str:
+    if dvc.run("status", "--quiet", check=False).returncode:
+        raise GateError("the workspace differs from dvc.lock: run `dvc repro` before the gate")
+    md5 = dvc.locked_md5(Path("dvc.lock").read_text(), versions.model_entry().path)
+    if md5 is None:
+        raise GateError("dvc.lock records no model: run `dvc repro` before the gate")
+    return md5
+
+
+def run(params: Params) -> dict[str, Any]:
+    """Score, decide, and write ``reports/gate.json`` and ``reports/gate.md``."""
+    if not (MODEL_DIR / artifact.MODEL_FILE).exists():
+        raise GateError(f"no candidate model in {MODEL_DIR}/: run `dvc repro` first")
+    holdout = pd.read_parquet(part_path("holdout"))
+    candidate = {"model_md5": _candidate_md5(), **_score(MODEL_DIR, holdout, params)}
+    champion = _champion(holdout, params)
+    rules = decide(params.gate, candidate, champion)
+    record = {
+        "verdict": "promote" if all(rule.passed for rule in rules) else "reject",
+        "primary": params.gate.primary,
+        "rules": [asdict(rule) for rule in rules],
+        "candidate": candidate,
+        "champion": champion,
+        "holdout_rows": len(holdout),
+        "data": {
+            "md5": dvc.tracked_output(datastore.dvc_file(params))["md5"],
+            "months": datastore.months(params),
+            "production_rows": datastore.production_rows(params),
+        },
+        "git": {"commit": git.commit(), "dirty": git.is_dirty()},
+        "params_sha256": params_sha256(yaml.safe_load(PARAMS_FILE.read_text())),
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    write_json(GATE_JSON, record)
+    write_text(GATE_MD, markdown(record))
+    return record
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
+
+
+def _months(data: dict[str, Any]) -> str:
+    """The months the data version holds, when its rows have a time."""
+    return f", months {', '.join(data['months'])}" if data.get("months") else ""
+
+
+def _production(data: dict[str, Any]) -> str:
+    rows = data.get("production_rows", 0)
+    return f", plus {rows:,} labelled production rows" if rows else ""
+
+
+def markdown(record: dict[str, Any]) -> str:
+    """The decision as a page a pull-request comment can embed: failures first."""
+    champion = record["champion"]
+    verdict = "✅ promote" if record["verdict"] == "promote" else "❌ reject"
+    against = (
+        f"the production model **{champion['version']}**, both scored on"
+        if champion
+        else "floors and budgets only (no model in production yet), scored on"
+    )
+    lines = [
+        f"## Model gate: {verdict}",
+        "",
+        f"Candidate `{record['candidate']['model_md5'][:12]}` against {against} "
+        f"the current holdout ({record['holdout_rows']:,} rows; data `{record['data']['md5'][:12]}`"
+        f"{_months(record['data'])}"
+        f"{_production(record['data'])}).",
+        "",
+    ]
+    rules = sorted(record["rules"], key=lambda rule: rule["passed"])
+    passed_slices = [rule for rule in rules if rule["passed"] and rule["name"].startswith("slice ")]
+    rows = [
+        [
+            rule["name"],
+            *(_number(rule[key]) for key in ("value", "limit", "candidate", "champion")),
+            "pass" if rule["passed"] else "**fail**",
+        ]
+        for rule in rules
+        if rule not in passed_slices
+    ]
+    if passed_slices:
+        rows.append([f"{len(passed_slices)} slice checks", "", "", "", "", "pass"])
+    header = ["rule", "value", "limit", "candidate", "champion", "result"]
+    lines += markdown_table(header, rows, "lrrrrl")
+    metrics = [
+        [name, _number(value), _number(champion["metrics"].get(name) if champion else None)]
+        for name, value in record["candidate"]["metrics"].items()
+    ]
+    lines += ["", *markdown_table(["metric", "candidate", "champion"], metrics, "lrr")]
+    return "\n".join(lines) + "\n"

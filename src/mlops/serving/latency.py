@@ -1,0 +1,78 @@
+"""Stage ``profile``: what the model costs to keep and to call (size, single-row and batch time)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from mlops import artifact
+from mlops.artifact import ModelArtifact
+from mlops.config import Params, ProfileParams
+from mlops.data.featurize import part_path
+from mlops.paths import MODEL_DIR, PROFILE_JSON
+from mlops.progress import track
+from mlops.serving import fastpath, servable
+from mlops.tables import write_json
+
+
+def _milliseconds(seconds: list[float]) -> dict[str, float]:
+    values = np.asarray(seconds) * 1000
+    return {
+        "p50_ms": round(float(np.median(values)), 4),
+        "p99_ms": round(float(np.quantile(values, 0.99)), 4),
+    }
+
+
+def single_row(folder: Path, inputs: pd.DataFrame, calls: int) -> dict[str, Any]:
+    """p50 and p99 of one-row calls over holdout rows, on the path the service takes (its fast
+    path when the model has one) and on one OpenMP thread, as the service runs them.
+
+    Times are this thread's CPU time, not wall time: other processes on a busy machine delay a
+    call but do not make it cost more, so a latency budget decides the same way on a quiet
+    machine and a loaded one.
+    """
+    served = servable.load(servable.FolderSource(folder))
+    records = fastpath.client_records(inputs)
+    seconds: list[float] = []
+    with threadpool_limits(1):
+        for row in track(range(calls), description="Single-row calls"):
+            one = [records[row % len(records)]]
+            started = time.thread_time()
+            served.probabilities(one)
+            seconds.append(time.thread_time() - started)
+    return {**_milliseconds(seconds), "path": "fast path" if served.fast else "pipeline"}
+
+
+def measure(
+    folder: Path, model: ModelArtifact, inputs: pd.DataFrame, settings: ProfileParams
+) -> dict[str, Any]:
+    """Size on disk, single-row latency over holdout rows, and whole-frame batch latency."""
+    predict = model.pipeline.predict_proba
+    batch: list[float] = []
+    for _ in range(settings.batch_repeats):
+        started = time.perf_counter()
+        predict(inputs)
+        batch.append(time.perf_counter() - started)
+    return {
+        "model_size_bytes": (folder / artifact.MODEL_FILE).stat().st_size,
+        "single_row": single_row(folder, inputs, settings.single_row_calls),
+        "batch": {
+            **_milliseconds(batch),
+            "rows": len(inputs),
+            "rows_per_s": round(len(inputs) / float(np.median(batch))),
+        },
+    }
+
+
+def run(params: Params) -> dict[str, Any]:
+    """Measure the model in ``model/`` on holdout rows; returns the numbers written."""
+    model = artifact.load(MODEL_DIR)
+    inputs = model.inputs(pd.read_parquet(part_path("holdout")))
+    result = measure(MODEL_DIR, model, inputs, params.profile)
+    write_json(PROFILE_JSON, result)
+    return result
