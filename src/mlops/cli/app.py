@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from mlops.cli.common import errors
 from mlops.errors import MlopsError
+from mlops.extras import install_hint
 
 
 class _ReportsFailures(TyperGroup):
     """Every command's expected failures (``MlopsError``: bad input or state, a missing file
-    the user named) print one line and exit 1; anything else is a bug and keeps its traceback.
-    One handler at the root, around every subcommand."""
+    the user named, an optional dependency the job did not install) print one line and exit 1;
+    anything else is a bug and keeps its traceback. One handler at the root, around every
+    subcommand."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's own click Context
         try:
             return super().invoke(ctx)
         except (MlopsError, FileNotFoundError) as error:
-            errors.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
+            _fail(str(error))
+        except ModuleNotFoundError as error:
+            hint = install_hint(error)
+            if hint is None:
+                raise
+            _fail(hint)
+
+
+def _fail(message: str) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1) from None
 
 
 app = typer.Typer(
