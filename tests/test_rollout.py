@@ -4,12 +4,16 @@ reports the pinned version and folder hash, and fails in time, saying what it sa
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -47,6 +51,30 @@ def server(folders: dict[str, Path]) -> Iterator[Server]:
     shutil.copytree(folders["old"], project / "model")
     with serving(project, env={"MLOPS_API_TOKEN": TOKEN}) as running:
         yield running
+
+
+@contextmanager
+def round_robin(*upstreams: str) -> Iterator[str]:
+    """A loopback stand-in for a Kubernetes Service: each GET goes to the next pod in turn."""
+    turn = itertools.cycle(upstreams)
+
+    class Forward(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            answer = httpx.get(next(turn) + self.path, headers=dict(self.headers), timeout=10)
+            self.send_response(answer.status_code)
+            self.send_header("Content-Type", answer.headers["content-type"])
+            self.end_headers()
+            self.wfile.write(answer.content)
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Forward) as proxy:
+        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        try:
+            yield f"http://127.0.0.1:{proxy.server_address[1]}"
+        finally:
+            proxy.shutdown()
 
 
 def pinned(folder: Path) -> tuple[str, str]:
@@ -99,7 +127,7 @@ def test_the_wait_returns_only_after_the_reload_to_the_pinned_model(
     }
     *before, last = stderr.getvalue().splitlines()
     assert any(line.endswith(f"version {old_version} sha256 {old_sha}") for line in before)
-    assert last.endswith(f"version {version} sha256 {sha}")
+    assert last.endswith(f"version {version} sha256 {sha} (3/3)")
 
 
 def test_the_wait_fails_in_time_while_the_old_model_serves(
@@ -136,3 +164,24 @@ def test_a_service_that_is_not_up_yet_is_reported_unreachable(
     lines = stderr.getvalue().splitlines()
     assert lines
     assert all(": unreachable: " in line for line in lines)
+
+
+def test_mid_rollout_one_new_pod_is_not_enough(
+    server: Server, folders: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Polls alternate between a pod on the new model and one still on the old: every other
+    poll matches, never the settled three in a row, so the wait fails and says so."""
+    stderr = progress(monkeypatch)
+    version, sha = pinned(folders["new"])
+    project = folders["new"].parent / "new-pod"
+    shutil.copytree(folders["new"], project / "model")
+    with (
+        serving(project, env={"MLOPS_API_TOKEN": TOKEN}) as new_pod,
+        round_robin(server.url, new_pod.url) as service,
+    ):
+        with pytest.raises(MlopsError, match="did not serve version"):
+            rollout.wait_for_rollout(service, version, sha, **{**SHORT, "timeout": 2.0})
+        assert rollout.wait_for_rollout(new_pod.url, version, sha, **SHORT)["model_sha256"] == sha
+    lines = stderr.getvalue().splitlines()
+    assert any(line.endswith(f"version {version} sha256 {sha} (1/3)") for line in lines)
+    assert not any(line.endswith("(2/3)") for line in lines[:-3])

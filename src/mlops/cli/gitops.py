@@ -114,9 +114,13 @@ def deploy_wait_command(
     ] = paths.MODEL_DIR,
     timeout: Annotated[float, typer.Option(help="Seconds to wait at most.")] = 900,
     interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 10,
+    settled: Annotated[
+        int, typer.Option(min=1, help="Polls in a row that must see it (one pod each).")
+    ] = 3,
 ) -> None:
     """Wait until a deployed service serves the pinned model: its version and folder sha256
-    (token: $MLOPS_API_TOKEN). One line per poll on stderr; exit 1 on timeout."""
+    (token: $MLOPS_API_TOKEN), on several polls in a row, since each may reach another pod.
+    One line per poll on stderr; exit 1 on timeout."""
     import os
 
     from mlops import artifact
@@ -131,6 +135,7 @@ def deploy_wait_command(
         timeout=timeout,
         interval=interval,
         token=os.environ.get("MLOPS_API_TOKEN"),
+        settled=settled,
     )
     console.print_json(json.dumps(answer))
 

@@ -5,6 +5,10 @@ with the old model, or not at all while pods roll; a smoke test run at once woul
 one. The service reports the model it serves in ``/metrics`` (``mlops_model_info``: version and
 the folder's sha256, ``artifact.digest``): one read for both, swapped with the model on a reload,
 open to probes. Both must match: the same version with other bytes is another model.
+
+Behind a Kubernetes Service each poll reaches one pod, and mid-rollout some pods still run the
+old model: one matching answer does not mean the rollout is done. The wait returns only after
+``settled`` polls in a row saw the pinned model.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from mlops.errors import MlopsError
 
 MODEL_INFO = "mlops_model_info"
 REQUEST_TIMEOUT_S = 10.0
+SETTLED_POLLS = 3
 
 
 class Served(NamedTuple):
@@ -51,9 +56,11 @@ def wait_for_rollout(
     timeout: float,
     interval: float,
     token: str | None = None,
+    settled: int = SETTLED_POLLS,
 ) -> dict[str, Any]:
-    """Poll every ``interval`` seconds until the service serves ``version`` with the folder hash
-    ``model_sha256``, one line per poll on stderr (what it saw), and return what it serves.
+    """Poll every ``interval`` seconds until ``settled`` polls in a row saw the service serve
+    ``version`` with the folder hash ``model_sha256``, one line per poll on stderr (what it
+    saw), and return what it serves.
 
     After ``timeout`` seconds an ``MlopsError`` names what was expected and what was last seen.
     """
@@ -61,6 +68,7 @@ def wait_for_rollout(
     wanted = Served(version, model_sha256.lower())
     started = time.monotonic()
     deadline = started + timeout
+    in_a_row = 0
     while True:
         request_timeout = min(REQUEST_TIMEOUT_S, max(deadline - time.monotonic(), 1.0))
         seen: Served | None = None
@@ -70,8 +78,13 @@ def wait_for_rollout(
         except MlopsError as error:
             last = f"unreachable: {error}"
         waited = time.monotonic() - started
-        print(f"rollout: {waited:.1f} s: {last}", file=sys.stderr, flush=True)
-        if seen == wanted:
+        in_a_row = in_a_row + 1 if seen == wanted else 0
+        print(
+            f"rollout: {waited:.1f} s: {last}" + (f" ({in_a_row}/{settled})" if in_a_row else ""),
+            file=sys.stderr,
+            flush=True,
+        )
+        if in_a_row >= settled:
             return {
                 "url": base,
                 "model_version": version,
