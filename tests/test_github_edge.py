@@ -156,5 +156,6 @@ def test_a_service_that_echoes_the_request_does_not_put_the_token_in_the_error()
             )
     finally:
         server.shutdown()
+        server.server_close()
     assert str(failure.value).endswith("you sent ***")
     assert "s3cret-token" not in str(failure.value)

@@ -209,9 +209,10 @@ def test_32_clients_for_30_seconds_no_errors_and_every_answered_row_logged(
     try:
         server.wait_ready()
         result = _load(server.url, rows, clients=32, seconds=30)
-    finally:
         # SIGTERM: uvicorn shuts down (the collector flushes), then exits by the same signal.
         assert server.stop() in (0, -signal.SIGTERM), server.output()
+    finally:
+        server.close()
     tally = result["tally"]
     assert set(tally) == {"answered rows"}, tally
     assert len(_lines(sink)) == tally["answered rows"]
@@ -230,6 +231,7 @@ def test_kill_9_under_load_leaves_only_whole_lines(
     result = _load(server.url, rows, clients=8, seconds=6)
     killer.join()
     server.process.wait()
+    server.close()
     lines = _lines(sink)
     assert lines, "nothing was flushed before the kill"
     assert all(json.loads(line)["outputs"]["probability"] >= 0 for line in lines)

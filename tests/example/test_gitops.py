@@ -111,7 +111,7 @@ def test_2_a_merge_registers_deploys_to_staging_and_waits_for_approval(team: Pro
         ]
         production = team.job("release", "production", "push", needs=needs, vars=urls)
     finally:
-        server.stop()
+        server.close()
     assert production.succeeded
     team.git("fetch", "--quiet", "--tags", "origin")
     tags = team.git("ls-remote", "--tags", "origin").split()
@@ -163,7 +163,7 @@ def test_4_drift_in_production_opens_an_issue_and_dispatches_retraining(
         server.wait_ready()
         sent = replay.replay(server.url, summer, params.features.names, "time_hour")
     finally:
-        server.stop()
+        server.close()
     assert sent["rows"] == len(summer)
 
     monitor = team.job("monitor", "drift", "schedule", vars={"MLOPS_COLLECT_URL": str(collected)})

@@ -111,3 +111,4 @@ def local_github() -> Iterator[LocalGitHub]:
         yield forge
     finally:
         server.shutdown()
+        server.server_close()
