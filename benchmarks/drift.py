@@ -2,10 +2,13 @@
 
 - One month and six months (``params.yaml`` ``lifecycle.months``) against the model's training part
   (the rows its ``reference.json`` profiles): Evidently with default settings vs this project,
-  end to end (``mlops monitor drift`` on a collected log of the same rows, as one window) and
-  in process (``Distribution.of`` + ``column_drift`` on the same frames: like for like with
-  Evidently's ``Report.run``). Wall time, peak memory, and whether every column's test and
-  verdict are Evidently's.
+  end to end (``mlops monitor drift`` on a collected log of the same rows, as one window, against
+  Evidently's whole process: import, read, ``Report.run``) and in process (``Distribution.of`` +
+  ``column_drift`` on the same frames: like for like with ``Report.run``). Each end-to-end pair
+  runs ``--repeat`` times interleaved; times are medians of CPU seconds (user + system, the
+  process and its children), which load on a shared machine does not inflate as it does wall
+  time (wall medians are shown too). Peak memory, and whether every column's test and verdict
+  are Evidently's.
 - A synthetic log of real rows resampled (10 million by default, files of 100,000 rows, an hour
   partition each) through ``mlops monitor drift``, with pandas and with ``--local-cluster 2``;
   and through its drift part alone (``monitor.collect`` + ``judge_window``: no live-performance
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,7 +46,7 @@ from mlops.config import load_params
 from mlops.gitops.replay import featurized_months
 from mlops.monitoring import logs
 from mlops.pipeline import reference
-from mlops.serving import collector, servable
+from mlops.serving import collector
 
 BIN = Path(sys.executable).parent
 EVIDENTLY_SCRIPT = Path(__file__).resolve().parent / "evidently_drift.py"
@@ -53,12 +57,14 @@ TARGET_BYTES = 2 * 2**30
 Tests = list[dict[str, Any]] | None
 STREAMED = "drift part only (collect + judge_window), pandas"
 
-# Runs a command and writes its peak RSS (Linux: kilobytes) of it and its descendants to a file.
+# Runs a command and writes the peak RSS (Linux: kilobytes) and the CPU seconds of it and its
+# descendants to a file.
 WRAPPER = """
-import resource, subprocess, sys
+import json, resource, subprocess, sys
 code = subprocess.call(sys.argv[2:])
+used = resource.getrusage(resource.RUSAGE_CHILDREN)
 with open(sys.argv[1], "w") as out:
-    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+    json.dump({"maxrss": used.ru_maxrss, "cpu": used.ru_utime + used.ru_stime}, out)
 sys.exit(code)
 """
 
@@ -87,7 +93,7 @@ from mlops.distribution import CATEGORICAL, NUMERIC, Distribution
 from mlops.monitoring.drift import column_drift
 reference, current = (pd.read_parquet(path) for path in sys.argv[1:3])
 categorical = json.loads(sys.argv[3])
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 kinds = {column: CATEGORICAL if column in categorical else NUMERIC for column in reference}
 expected = {column: Distribution.of(reference[column], kind) for column, kind in kinds.items()}
 profiled = time.perf_counter()
@@ -96,15 +102,17 @@ tests = [
     for column, kind in kinds.items()
 ]
 seconds, reference_seconds = time.perf_counter() - started, profiled - started
-print(json.dumps({"seconds": seconds, "reference_seconds": reference_seconds, "columns": tests}))
+print(json.dumps({"seconds": seconds, "cpu_seconds": time.process_time() - cpu,
+                  "reference_seconds": reference_seconds, "columns": tests}))
 """
 
 
 @dataclass(frozen=True)
 class Run:
-    """A finished command: wall seconds, peak memory, standard output, and if it was stopped."""
+    """A finished command: wall and CPU seconds, peak memory, standard output, if it was stopped."""
 
     seconds: float
+    cpu_seconds: float
     peak_bytes: int
     stdout: str
     stopped: bool
@@ -121,6 +129,7 @@ class Setup:
     file_rows: int
     cap_bytes: int
     work: Path
+    repeat: int
 
 
 def descendants_rss(process: psutil.Process) -> int:
@@ -164,8 +173,9 @@ def measure(command: list[str], cap_bytes: int) -> Run:
         if wrapper.returncode not in (0, 3, 4) and not stopped:  # 3, 4: drift, data quality
             error = files["stderr"].read_text()[-3000:]
             raise RuntimeError(f"{command[:3]} exited {wrapper.returncode}:\n{error}")
-        exact = int(files["maxrss"].read_text()) * 1024
-        return Run(seconds, max(peak, exact), files["stdout"].read_text(), stopped)
+        used = json.loads(files["maxrss"].read_text())
+        peak = max(peak, used["maxrss"] * 1024)
+        return Run(seconds, used["cpu"], peak, files["stdout"].read_text(), stopped)
 
 
 def in_months(frame: pd.DataFrame, time_column: str, months: list[str]) -> pd.DataFrame:
@@ -177,7 +187,7 @@ def records(setup: Setup, frame: pd.DataFrame, time_column: str) -> np.ndarray:
     """Each row's collected record from ``event_time`` on (JSON text), as the service would log
     it: the model's score, under the version it names this model by (monitoring's filter)."""
     loaded = setup.loaded
-    version = servable.sha256(setup.model / artifact.MODEL_FILE)[:12]
+    version = artifact.digest(setup.model)[:12]
     inputs = loaded.inputs(frame)
     scores = loaded.pipeline.predict_proba(inputs)[:, 1].tolist()
     values = inputs.astype(object).where(inputs.notna(), None).to_dict("records")
@@ -259,67 +269,111 @@ def ratio(evidently: float, ours: float) -> str:
     return f"{evidently / ours:.1f}x"
 
 
-def line(what: str, who: str, seconds: float, peak_bytes: int, *notes: str) -> list[str]:
-    return [what, who, f"{seconds:.2f}", f"{peak_bytes / MB:,.0f}", *notes]
+def line(what: str, who: str, run: Run | Medians, *notes: str) -> list[str]:
+    seconds = f"{run.seconds:.2f}"
+    return [what, who, seconds, f"{run.cpu_seconds:.2f}", f"{run.peak_bytes / MB:,.0f}", *notes]
 
 
-def period_lines(setup: Setup, name: str, rows: pd.DataFrame, texts: np.ndarray) -> list[list[str]]:
-    """Evidently, then this project end to end and in process, on one period's rows."""
+@dataclass(frozen=True)
+class Medians:
+    """Repeated runs of one command: median wall and CPU seconds, the largest peak memory."""
+
+    seconds: float
+    cpu_seconds: float
+    peak_bytes: int
+
+    @classmethod
+    def of(cls, runs: list[Run]) -> Medians:
+        return cls(
+            statistics.median(run.seconds for run in runs),
+            statistics.median(run.cpu_seconds for run in runs),
+            max(run.peak_bytes for run in runs),
+        )
+
+
+@dataclass(frozen=True)
+class Period:
+    """One period's table lines and its headline: the CLI against Evidently's whole process."""
+
+    lines: list[list[str]]
+    headline: list[str]
+
+
+def period_lines(setup: Setup, name: str, rows: pd.DataFrame, texts: np.ndarray) -> Period:
+    """Evidently, then this project end to end (interleaved, ``setup.repeat`` times each) and
+    in process, on one period's rows."""
     current = setup.work / f"{name}.parquet"
     setup.loaded.inputs(rows).to_parquet(current, index=False)
     out = setup.work / f"{name}-evidently.json"
     command = [setup.evidently_python, str(EVIDENTLY_SCRIPT), str(setup.reference_file)]
-    evidently = measure([*command, str(current), "--out", str(out)], setup.cap_bytes)
-    theirs = json.loads(out.read_text())["runs"][str(current)]
     log = write_log(setup.work / f"{name}-log", in_files(texts, setup.file_rows))
-    cli, cli_tests = monitor(setup, log, name)
+    evidently_runs, reports, cli_runs = [], [], []
+    for _ in range(setup.repeat):
+        evidently_runs.append(measure([*command, str(current), "--out", str(out)], setup.cap_bytes))
+        reports.append(json.loads(out.read_text())["runs"][str(current)])
+        run, cli_tests = monitor(setup, log, name)
+        cli_runs.append(run)
+    evidently, cli = Medians.of(evidently_runs), Medians.of(cli_runs)
+    theirs = reports[-1]
+    report_run = Medians(
+        statistics.median(report["seconds"] for report in reports),
+        statistics.median(report["cpu_seconds"] for report in reports),
+        evidently.peak_bytes,
+    )
     categorical = json.dumps(setup.loaded.metadata["features"]["categorical"])
     command = [sys.executable, "-c", IN_PROCESS, str(setup.reference_file), str(current)]
     inner = measure([*command, categorical], setup.cap_bytes)
     computed = json.loads(inner.stdout)
+    inner_run = Medians(computed["seconds"], computed["cpu_seconds"], inner.peak_bytes)
     what = f"{name}, {len(rows):,} rows"
     memory = evidently.peak_bytes
     cli_agrees = agreement(cli_tests or [], theirs["columns"])
     inner_agrees = agreement(computed["columns"], theirs["columns"])
-    return [
+    runs = f"medians of {setup.repeat} interleaved runs"
+    lines = [
         line(
             what,
             "Evidently: Report.run",
-            theirs["seconds"],
-            memory,
+            report_run,
             "1.0x",
             "1.0x",
-            f"the baseline (drift share {theirs['drift_share']:.3f})",
+            f"the baseline (drift share {theirs['drift_share']:.3f}); {runs}",
         ),
         line(
             what,
             "Evidently: whole process",
-            evidently.seconds,
-            memory,
+            evidently,
             "1.0x",
             "1.0x",
-            "import, read Parquet, Report.run",
+            f"import, read Parquet, Report.run; {runs}",
         ),
         line(
             what,
-            "mlops monitor drift (CLI, end to end)",
-            cli.seconds,
-            cli.peak_bytes,
-            ratio(evidently.seconds, cli.seconds),
+            "`mlops monitor drift` CLI end to end",
+            cli,
+            ratio(evidently.cpu_seconds, cli.cpu_seconds),
             ratio(memory, cli.peak_bytes),
-            f"{cli_agrees}; time vs whole process",
+            f"{cli_agrees}; vs Evidently's whole process; {runs}",
         ),
         line(
             what,
             "in process: Distribution.of + column_drift",
-            computed["seconds"],
-            inner.peak_bytes,
-            ratio(theirs["seconds"], computed["seconds"]),
+            inner_run,
+            ratio(report_run.cpu_seconds, inner_run.cpu_seconds),
             ratio(memory, inner.peak_bytes),
-            f"{inner_agrees}; time vs Report.run, {computed['reference_seconds']:.2f} s of it"
+            f"{inner_agrees}; vs Report.run, {computed['reference_seconds']:.2f} s of it"
             " profiling the reference",
         ),
     ]
+    headline = [
+        f"`mlops monitor drift` CLI end to end, {name}, vs Evidently's whole process",
+        f"{ratio(evidently.cpu_seconds, cli.cpu_seconds)} CPU time "
+        f"({cli.cpu_seconds:.2f} s vs {evidently.cpu_seconds:.2f} s), "
+        f"{ratio(evidently.seconds, cli.seconds)} wall "
+        f"({cli.seconds:.2f} s vs {evidently.seconds:.2f} s)",
+        runs,
+    ]
+    return Period(lines, headline)
 
 
 def large_lines(setup: Setup, texts: np.ndarray, count: int) -> list[list[str]]:
@@ -336,7 +390,7 @@ def large_lines(setup: Setup, texts: np.ndarray, count: int) -> list[list[str]]:
     shutil.rmtree(log)
     what = f"synthetic, {count:,} rows in {-(-count // setup.file_rows)} files"
     return [
-        line(what, who, run.seconds, run.peak_bytes, "", "", large_note(run, tests, runs, count))
+        line(what, who, run, "", "", large_note(run, tests, runs, count))
         for who, (run, tests) in runs.items()
     ]
 
@@ -356,7 +410,11 @@ def main() -> None:
     parser.add_argument("--evidently-python", required=True, help="python with evidently")
     parser.add_argument("--model", type=Path, default=Path("model"))
     parser.add_argument("--train", type=Path, default=Path("build/features/train.parquet"))
-    parser.add_argument("--rows", type=int, default=10_000_000, help="synthetic log rows")
+    parser.add_argument("--periods", type=int, nargs="+", default=[1, 6], help="months each")
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved end-to-end runs")
+    parser.add_argument(
+        "--rows", type=int, default=10_000_000, help="synthetic log rows (0: no synthetic log)"
+    )
     parser.add_argument("--file-rows", type=int, default=100_000, help="rows per log file")
     parser.add_argument("--cap-gb", type=float, default=6.0, help="memory cap per measurement")
     args = parser.parse_args()
@@ -375,22 +433,32 @@ def main() -> None:
             args.file_rows,
             int(args.cap_gb * 2**30),
             Path(folder),
+            args.repeat,
         )
         loaded.inputs(training).to_parquet(setup.reference_file, index=False)
-        later = params.lifecycle.months[:6]  # the months after training, as the replay has them
-        periods = {"1 month": later[:1], f"{len(later)} months": later}
+        # The months after training, as the replay has them.
+        later = params.lifecycle.months[: max(args.periods)]
         months = featurized_months(setup.work / "months", params, later, 1, Path("schema.yaml"))
-        table, texts = [], {}
-        for name, period in periods.items():
-            rows = in_months(months, params.data.time_column, period)
-            texts[name] = records(setup, rows, params.data.time_column)
-            table += period_lines(setup, name, rows, texts[name])
-        table += large_lines(setup, texts[f"{len(later)} months"], args.rows)
-    header = ["what", "who", "wall s", "peak MB", "time vs Evidently", "memory vs Evidently"]
-    header.append("notes")
+        table, headlines, texts = [], [], np.array([])
+        for count in sorted(args.periods):
+            name = f"{count} month" + ("s" if count > 1 else "")
+            rows = in_months(months, params.data.time_column, later[:count])
+            texts = records(setup, rows, params.data.time_column)
+            period = period_lines(setup, name, rows, texts)
+            table += period.lines
+            headlines.append(period.headline)
+        if args.rows:
+            table += large_lines(setup, texts, args.rows)  # resampled from the longest period
+    print_table(["measure", "ratio (higher: faster than Evidently)", "how"], headlines)
+    print()
+    header = ["what", "who", "wall s", "CPU s", "peak MB", "CPU time vs Evidently"]
+    print_table([*header, "memory vs Evidently", "notes"], table)
+
+
+def print_table(header: list[str], rows: list[list[str]]) -> None:
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    for cells in table:
+    for cells in rows:
         print("| " + " | ".join(cells) + " |")
 
 

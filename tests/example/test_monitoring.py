@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -20,7 +21,7 @@ from mlops.config import MonitorParams, Params
 from mlops.data import featurize
 from mlops.distribution import NUMERIC, Distribution
 from mlops.gitops.replay import featurized_months
-from mlops.monitoring import monitor
+from mlops.monitoring import drift, monitor
 from tests.conftest import FLIGHTS, run
 from tests.monitoring import write_feedback, write_log
 from tests.serving import MLOPS
@@ -76,7 +77,40 @@ def test_no_drift_on_a_window_sampled_from_the_training_period(
     assert window["drifted"] == []
     assert window["quality"] == []
     assert {test["method"] for test in window["columns"]} == {"wasserstein", "jensenshannon"}
-    assert (tmp_path / "log-report/drift.html").read_text().count("data:image/png") == 2
+    page = (tmp_path / "log-report/drift.html").read_text()
+    features = [*model_features["categorical"], *model_features["numeric"]]
+    # Inline charts: a panel per feature, the drift map and the drift share (no labels yet).
+    assert page.count("<svg") == len(features) + 2
+    assert "data:image" not in page
+
+
+# Run as `mlops` is, reporting at exit which heavy libraries the command loaded.
+LOADED = """
+import atexit, sys
+from mlops.cli import app
+heavy = {"matplotlib", "sklearn", "scipy", "dask", "distributed", "fastapi", "uvicorn"}
+atexit.register(lambda: print(sorted(heavy & {name.split(".")[0] for name in sys.modules})))
+sys.argv = ["mlops", *sys.argv[1:]]
+app()
+"""
+
+
+def test_monitor_drift_loads_no_plotting_learning_or_cluster_library(
+    trained_project: Path,
+    training_rows: pd.DataFrame,
+    model_features,
+    tmp_path: Path,
+    served_as: str,
+) -> None:
+    """Without feedback (no live metrics) and on a large reference (no p-value tests), the
+    command needs neither scikit-learn nor scipy; the report draws without matplotlib."""
+    sample = training_rows.sample(1000, random_state=3)
+    log = write_log(tmp_path / "log", sample, model_features, "time_hour", served_as)
+    command = [sys.executable, "-c", LOADED, "monitor", "drift", str(log), "--window", "Y"]
+    result = run(*command, "--out", str(tmp_path / "report"), cwd=trained_project, check=False)
+    assert result.returncode in (0, 3, 4), result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert (tmp_path / "report/drift.html").exists()
 
 
 def test_summer_drifts_on_the_weather_and_sustained_drift_recommends_retraining(
@@ -134,6 +168,12 @@ def test_a_data_problem_is_reported_as_such_never_as_drift(
         f for f in window["quality"] if f["check"] == "contract" and f["column"] == "temp"
     )
     assert contract["examples"] == [500.0]
+    # The dead sensor is drawn as such: no bars for the window, and the page says why.
+    plotted = report["newest_window_distributions"]["wind_speed"]
+    assert plotted["current"] is None
+    assert plotted["missing"][1] == 1.0
+    assert plotted["reference"]
+    assert "all values missing in this window" in (tmp_path / "log-report/drift.html").read_text()
 
 
 @pytest.mark.parametrize(
@@ -183,6 +223,7 @@ def test_alert_posts_a_chat_message_to_the_webhook(
         code, _ = _monitor(trained_project, log, "--alert")
     finally:
         server.shutdown()
+        server.server_close()
     assert code == 3
     [message] = _Webhook.received
     assert set(message) == {"text"}  # what Slack and Teams incoming webhooks both accept
@@ -247,6 +288,45 @@ def test_distributions_of_parts_merge_into_the_distribution_of_the_whole() -> No
     np.testing.assert_array_equal(merged.values, whole.values)
     np.testing.assert_array_equal(merged.counts, whole.counts)
     assert merged.std() == pytest.approx(column.std(ddof=0), rel=1e-12)
+
+
+def test_the_large_sample_statistics_equal_scipys() -> None:
+    """Wasserstein and Jensen-Shannon are computed with numpy (scipy's import costs more than
+    a month's drift): the same numbers as scipy's functions, on tied and untied samples."""
+    from scipy import stats
+    from scipy.spatial import distance
+
+    rng = np.random.default_rng(2)
+    for decimals, size in [(0, 50), (1, 3000), (3, 20_000)]:
+        reference = Distribution.of(pd.Series(rng.normal(size=size).round(decimals)), NUMERIC)
+        current = Distribution.of(
+            pd.Series(rng.normal(0.3, 1.3, size // 2).round(decimals)), NUMERIC
+        )
+        expected = stats.wasserstein_distance(
+            reference.values, current.values, reference.counts, current.counts
+        ) / max(reference.std(), 0.001)
+        assert drift.wasserstein(reference, current) == pytest.approx(expected, rel=1e-12)
+        shares = drift.binned_shares(reference, current)
+        assert drift.jensenshannon(reference, current) == pytest.approx(
+            distance.jensenshannon(*shares), rel=1e-12
+        )
+
+
+@pytest.mark.parametrize("method", ["wasserstein", "jensenshannon", "psi", "ks", "chisquare", "z"])
+def test_drift_strength_is_one_or_more_exactly_when_a_column_drifted(method: str) -> None:
+    """Drifted columns are ranked, and drawn, by one measure whatever the test: for p-value
+    tests a smaller p-value is the stronger drift."""
+    rng = np.random.default_rng(4)
+    values, verdicts = 2 if method == "z" else 8, set()
+    for tilt in (0.0, 0.1, 2.0):  # from none to plain drift, over the same values
+        reference, current = (
+            Distribution.of(pd.Series(rng.choice(values, 5000, p=weights / weights.sum())), NUMERIC)
+            for weights in (np.ones(values), 1 + tilt * np.arange(values))
+        )
+        test = drift.column_drift("x", reference, current, method).to_json()
+        assert (drift.strength(test) >= 1) == test["drifted"], test
+        verdicts.add(test["drifted"])
+    assert verdicts == {True, False}
 
 
 def test_a_column_with_too_many_values_is_compressed_keeping_its_mass_and_mean() -> None:

@@ -25,10 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
@@ -298,26 +294,33 @@ def timeline_rows(rows: list[Month]) -> list[list[str]]:
     ]
 
 
-def _figure(rows: list[Month]) -> plt.Figure:
+def _charts(rows: list[Month], drift_share: float) -> list[str]:
+    """ROC AUC on each month's traffic, and the share of drifted features against the share at
+    which a window counts as drifted (dotted: a retraining)."""
     months = [row.month for row in rows]
-    figure, (quality, drift) = plt.subplots(2, 1, figsize=(11, 7), sharex=True)
-    nan = float("nan")
-    quality.plot(months, [r.live_roc_auc or nan for r in rows], marker="o", label="prod (live)")
-    quality.plot(
-        months, [r.challenger_roc_auc or nan for r in rows], marker="s", label="challenger"
+    scores = [s for r in rows for s in (r.live_roc_auc, r.challenger_roc_auc) if s is not None]
+    quality = html_report.Chart(
+        "ROC AUC on each month's traffic (dotted: retraining)",
+        months,
+        max(min(scores, default=0.5) - 0.05, 0),
+        min(max(scores, default=1) + 0.05, 1),
     )
-    for row in rows:
+    live, challenger, drift_color, threshold_color = html_report.PALETTE[:4]
+    quality.line([r.live_roc_auc for r in rows], live, "prod (live)")
+    quality.line([r.challenger_roc_auc for r in rows], challenger, "challenger", dashed=True)
+    drift = html_report.Chart("Share of drifted features", months, 0, 1)
+    drift.bars([r.drift_share or 0 for r in rows], drift_color, "share of drifted features")
+    drift.rule(drift_share, threshold_color, f"dataset drift at {drift_share:g}")
+    for index, row in enumerate(rows):
         if row.decision.startswith("retrained"):
-            quality.axvline(row.month, color="grey", linestyle=":")
-    quality.set(title="ROC AUC on each month's traffic", ylabel="ROC AUC")
-    quality.legend()
-    drift.bar(months, [r.drift_share or 0 for r in rows], color="tab:orange")
-    drift.set(title="Share of drifted features (dotted: retraining)", ylim=(0, 1))
-    figure.tight_layout()
-    return figure
+            quality.marker(index, "#777")
+            drift.marker(index, "#777")
+    return [quality.svg(), drift.svg()]
 
 
-def write(rows: list[Month], lineage: dict[str, Any], out: Path, summary: str) -> None:
+def write(
+    rows: list[Month], lineage: dict[str, Any], out: Path, summary: str, drift_share: float
+) -> None:
     """``timeline.json``, ``timeline.md``, ``lifecycle.html`` and ``lineage.json``."""
     table = timeline_rows(rows)
     write_json(out / "timeline.json", [row.__dict__ for row in rows])
@@ -344,7 +347,10 @@ def write(rows: list[Month], lineage: dict[str, Any], out: Path, summary: str) -
     write_text(
         out / "lifecycle.html",
         html_report.page(
-            "Lifecycle", summary, [_figure(rows)], [("Timeline", table), ("Lineage", lineage_table)]
+            "Lifecycle",
+            summary,
+            _charts(rows, drift_share),
+            [("Timeline", table), ("Lineage", lineage_table)],
         ),
     )
 
@@ -372,6 +378,6 @@ def run(params: Params, settings: Settings, source: Path) -> dict[str, Any]:
         f"prod at the end: {rows[-1].prod_version if rows else first}; "
         f"{time.monotonic() - started:.0f} s"
     )
-    write(rows, lineage, settings.out, summary)
+    write(rows, lineage, settings.out, summary, params.monitor.drift_share)
     shutil.rmtree(scratch, ignore_errors=True)
     return {"summary": summary, "timeline": [row.__dict__ for row in rows], "lineage": lineage}

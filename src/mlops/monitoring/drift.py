@@ -8,16 +8,20 @@ with fewer reference values, Kolmogorov-Smirnov, chi-square or a two-proportion 
 Sturges bins over both samples for numeric columns with more than 20 reference values, one bin
 per value otherwise. Every statistic is computed from distinct values and their counts, which
 gives the same numbers as the raw columns (see ``tests/example/test_drift_evidently.py``).
+
+The two large-sample statistics are a few lines of numpy on the sorted summaries (they equal
+scipy's ``wasserstein_distance`` and ``jensenshannon``); scipy, whose import costs more than
+the whole drift computation of a month, is loaded only by the small-sample p-value tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats
-from scipy.spatial import distance
 
 from mlops.distribution import NUMERIC, Distribution
 
@@ -96,14 +100,26 @@ def _fill_zeros(shares: np.ndarray) -> np.ndarray:
 
 
 def wasserstein(reference: Distribution, current: Distribution) -> float:
-    distance_ = stats.wasserstein_distance(
-        reference.values, current.values, reference.counts, current.counts
+    """The area between the two CDFs, normed by the reference's standard deviation."""
+    points = np.union1d(reference.values, current.values)
+    expected, actual = (
+        np.cumsum(_counts_at(side, points))[:-1] / side.present for side in (reference, current)
     )
+    distance_ = np.abs(expected - actual) @ np.diff(points)
     return float(distance_ / max(reference.std(), 0.001))
 
 
+def _relative_entropy(shares: np.ndarray, mixture: np.ndarray) -> float:
+    held = shares > 0
+    return float(np.sum(shares[held] * np.log(shares[held] / mixture[held])))
+
+
 def jensenshannon(reference: Distribution, current: Distribution) -> float:
-    return float(distance.jensenshannon(*binned_shares(reference, current)))
+    """The square root of the Jensen-Shannon divergence of the binned shares (natural log)."""
+    expected, actual = (shares / shares.sum() for shares in binned_shares(reference, current))
+    mixture = (expected + actual) / 2
+    divergence = _relative_entropy(expected, mixture) + _relative_entropy(actual, mixture)
+    return float(np.sqrt(divergence / 2))
 
 
 def psi(reference: Distribution, current: Distribution) -> float:
@@ -112,10 +128,14 @@ def psi(reference: Distribution, current: Distribution) -> float:
 
 
 def ks(reference: Distribution, current: Distribution) -> float:
+    from scipy import stats
+
     return float(stats.ks_2samp(_raw(reference), _raw(current))[1])
 
 
 def chisquare(reference: Distribution, current: Distribution) -> float:
+    from scipy import stats
+
     keys = np.union1d(reference.values, current.values)
     expected = _counts_at(reference, keys) * current.present / reference.present
     return float(stats.chisquare(_counts_at(current, keys), expected)[1])
@@ -123,6 +143,8 @@ def chisquare(reference: Distribution, current: Distribution) -> float:
 
 def z(reference: Distribution, current: Distribution) -> float:
     """Two-sided test that both samples hold the same share of values above the smallest one."""
+    from scipy import stats
+
     keys = np.union1d(reference.values, current.values)
     if len(keys) == 1:
         return 1.0
@@ -172,3 +194,11 @@ def column_drift(
     return ColumnDrift(
         column, method, score, limit, bool(drifted), reference.present, current.present
     )
+
+
+def strength(test: Mapping[str, Any]) -> float:
+    """How far a test (``ColumnDrift.to_json()``) is into drift, whatever its method: at least 1
+    when the column drifted. A distance over its threshold; a threshold over its p-value."""
+    if test["method"] in P_VALUE_METHODS:
+        return test["threshold"] / test["score"] if test["score"] > 0 else math.inf
+    return test["score"] / test["threshold"]

@@ -9,6 +9,7 @@ judged windows and the newest window is free of data problems.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,11 +19,11 @@ import numpy as np
 import pandas as pd
 
 from mlops import artifact
-from mlops.config import MonitorParams, Params
+from mlops.config import EvaluateParams, MonitorParams, Params
 from mlops.distribution import NUMERIC, Distribution
 from mlops.errors import MlopsError
-from mlops.monitoring import labels, logs, performance, window_quality
-from mlops.monitoring.drift import column_drift
+from mlops.monitoring import labels, logs, window_quality
+from mlops.monitoring.drift import column_drift, strength
 from mlops.monitoring.windows import Summaries, WindowSummary, combine, summarize
 from mlops.pipeline import reference
 from mlops.progress import track
@@ -163,7 +164,7 @@ def judge_window(
         "model_versions": dict(summary.model_versions),
         "status": status,
         "drift_share": round(share, 6),
-        "drifted": sorted(drifted, key=lambda c: -_score_of(tests, c)),
+        "drifted": sorted(drifted, key=lambda c: -_strength_of(tests, c)),
         "columns": tests,
         "score": column_drift("score", baseline.score, summary.score).to_json()
         if summary.score.present
@@ -172,9 +173,8 @@ def judge_window(
     }
 
 
-def _score_of(tests: list[dict[str, Any]], column: str) -> float:
-    test = next(test for test in tests if test["column"] == column)
-    return test["score"] / test["threshold"]
+def _strength_of(tests: list[dict[str, Any]], column: str) -> float:
+    return strength(next(test for test in tests if test["column"] == column))
 
 
 def newest(windows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -255,47 +255,80 @@ def run(
         "windows": windows,
         "performance": {
             "holdout": baseline.holdout,
-            "windows": performance.by_window(
-                pd.concat(reading.labelled, ignore_index=True),
-                baseline.threshold,
-                params.evaluate.slices,
-                params.evaluate.min_slice_rows,
-            ),
+            "windows": live_performance(reading.labelled, baseline.threshold, params.evaluate),
         },
         "decision": decide(windows, settings),
         "newest_window_distributions": plotted,
     }
 
 
+def live_performance(
+    labelled: list[pd.DataFrame], threshold: float, evaluate: EvaluateParams
+) -> list[dict[str, Any]]:
+    """Metrics of each window with labelled rows; scikit-learn's metrics, slow to import, are
+    loaded only when feedback came."""
+    rows = pd.concat(labelled, ignore_index=True)
+    if rows.empty:
+        return []
+    from mlops.monitoring import performance
+
+    return performance.by_window(rows, threshold, evaluate.slices, evaluate.min_slice_rows)
+
+
 def histograms(
     summary: WindowSummary, baseline: Baseline, bins: int = 20, top: int = 15
 ) -> dict[str, dict[str, Any]]:
-    """Reference and current shares per bin (numeric) or category (the most common), to plot."""
+    """Every feature's reference and current shares per bin (numeric) or category (the most
+    common), to plot, and each side's missing share. A side without values has no shares
+    (``None``): a dead feed is shown as all missing, never as bars."""
     plotted = {}
     for column, current in summary.features.items():
-        expected = baseline.expected[column]
-        if not (current.present and expected.present):
-            continue
-        if current.kind == NUMERIC:
-            low = min(expected.values[0], current.values[0])
-            high = max(expected.values[-1], current.values[-1])
-            edges = np.linspace(low, high if high > low else low + 1, bins + 1)
-            shares = [
-                np.histogram(side.values, edges, weights=side.counts)[0] / side.present
-                for side in (expected, current)
-            ]
-            labels = [f"{edge:.4g}" for edge in edges[:-1]]
-        else:
-            order = np.argsort(-expected.counts)[:top]
-            labels = expected.values[order].tolist()
-            shares = [
-                np.array([side.frequencies().get(label, 0) for label in labels]) / side.present
-                for side in (expected, current)
-            ]
+        sides = (baseline.expected[column], current)
+        labels, shares = (
+            _numeric_bins(sides, bins) if current.kind == NUMERIC else _categories(sides, top)
+        )
         plotted[column] = {
             "kind": current.kind,
             "bins": labels,
-            "reference": np.round(shares[0], 6).tolist(),
-            "current": np.round(shares[1], 6).tolist(),
+            "reference": shares[0],
+            "current": shares[1],
+            "missing": [round(side.missing / max(side.count, 1), 6) for side in sides],
         }
     return plotted
+
+
+Shares = tuple[list[str], list[list[float] | None]]
+
+
+def _numeric_bins(sides: tuple[Distribution, Distribution], bins: int) -> Shares:
+    """Equal-width bins over both sides' values."""
+    held = [side for side in sides if side.present]
+    if not held:
+        return [], [None, None]
+    low = min(side.values[0] for side in held)
+    high = max(side.values[-1] for side in held)
+    edges = np.linspace(low, high if high > low else low + 1, bins + 1)
+    return [f"{edge:.4g}" for edge in edges[:-1]], _per_side(
+        sides, lambda side: np.histogram(side.values, edges, weights=side.counts)[0]
+    )
+
+
+def _categories(sides: tuple[Distribution, Distribution], top: int) -> Shares:
+    """The reference's most common categories (the window's, if the reference has none)."""
+    held = next((side for side in sides if side.present), None)
+    if held is None:
+        return [], [None, None]
+    labels = held.values[np.argsort(-held.counts)[:top]].tolist()
+    return labels, _per_side(
+        sides, lambda side: np.array([side.frequencies().get(label, 0) for label in labels])
+    )
+
+
+def _per_side(
+    sides: tuple[Distribution, Distribution], counts: Callable[[Distribution], np.ndarray]
+) -> list[list[float] | None]:
+    """Each side's share of its values per bin, or ``None`` for a side without values."""
+    return [
+        np.round(counts(side) / side.present, 6).tolist() if side.present else None
+        for side in sides
+    ]
