@@ -1,9 +1,11 @@
 """``mlops report pr``: the pull-request comment, built as a file here so it can be tested.
 
-Against the pull request's base revision: the gate verdict with its reasons, metrics and params
-diffs (``dvc metrics diff``, ``dvc params diff``), the slice table, the data-quality summary and
-the model profile. ``dvc plots diff`` renders the plots beside it, for the run's artifacts; the
-comment embeds the PNGs only when the team lets CML publish images (``--images``).
+Against the pull request's base revision: the gate verdict with its reasons and intervals, metrics
+and params diffs (``dvc metrics diff``, ``dvc params diff``), the curves of both revisions drawn in
+the comment (Mermaid, ``pr_charts``), the slice table, the data-quality summary and the model
+profile, within GitHub's comment size. ``dvc plots diff`` renders every plot beside it as HTML, for
+the run's artifacts; the comment embeds the PNGs only when the team lets CML publish images
+(``--images``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from mlops import dvc, git
+from mlops.gitops import pr_charts
 from mlops.markdown import table as markdown_table
 from mlops.paths import (
+    GATE_JSON,
     GATE_MD,
     METRICS_JSON,
     PLOTS_DIR,
@@ -92,48 +96,71 @@ def _details(title: str, body: str) -> list[str]:
     return [f"<details><summary>{title}</summary>", "", body.strip(), "", "</details>"]
 
 
+# GitHub refuses a comment longer than 65,536 characters; CML adds its watermark line.
+COMMENT_LIMIT = 60_000
+
+
+def fit(head: list[str], sections: list[tuple[str, list[str]]], limit: int = COMMENT_LIMIT) -> str:
+    """``head`` and each ``## section`` with a body, in order, until the next would pass
+    ``limit``: the rest are left out and named, never cut mid-table or mid-chart."""
+    text = "\n".join(head) + "\n"
+    left_out: list[str] = []
+    for title, body in sections:
+        if not body:
+            continue
+        part = "\n".join(["", f"## {title}", "", *body]) + "\n"
+        if left_out or len(text) + len(part) > limit:
+            left_out.append(title)
+        else:
+            text += part
+    if left_out:
+        text += f"\nLeft out to fit a GitHub comment: {', '.join(left_out)}.\n"
+    return text
+
+
 def build(base: str, images: bool = False) -> str:
     """The markdown comment comparing the workspace with ``base``."""
     metrics = json.loads(dvc.run("metrics", "diff", base, "--all", "--json").stdout or "{}")
     params = json.loads(dvc.run("params", "diff", base, "--json").stdout or "{}")
     base_slices = git.show(base, str(SLICES_JSON))
-    lines = [
+    gate = json.loads(GATE_JSON.read_text()) if GATE_JSON.exists() else {}
+    plots = [
+        "ROC, precision-recall, calibration and confusion against the base: `dvc plots diff`, "
+        "in this run's artifacts (`plots/index.html`)."
+    ]
+    if images:
+        pngs = sorted(PLOTS_DIR.glob("*.png"))
+        plots += ["", *(f"![{png.stem}](plots/{png.name})" for png in pngs)]
+    head = [
         f"# Model report: `{git.commit()[:8]}` against `{base}`",
         "",
         GATE_MD.read_text().strip() if GATE_MD.exists() else "No gate record (`mlops gate`).",
-        "",
-        "## Metrics and model profile",
-        "",
-        *metrics_table(metrics),
-        "",
-        "## Parameters",
-        "",
-        *params_table(params),
-        "",
-        "## Slices",
-        "",
-        *slices_table(
-            json.loads(base_slices) if base_slices else None,
-            json.loads(SLICES_JSON.read_text()),
-        ),
-        "",
-        "## Data quality",
-        "",
-        *quality_summary(json.loads(QUALITY_JSON.read_text())),
-        "",
-        *_details("Missing values and outliers", QUALITY_MD.read_text()),
-        "",
-        "## Plots",
-        "",
-        "ROC, precision-recall, calibration and confusion against the base: `dvc plots diff`, "
-        "in this run's artifacts (`plots/index.html`).",
     ]
-    if images:
-        lines += [
-            "",
-            *(f"![{png.stem}](plots/{png.name})" for png in sorted(PLOTS_DIR.glob("*.png"))),
-        ]
-    return "\n".join(lines) + "\n"
+    return fit(
+        head,
+        [
+            ("Candidate against champion", pr_charts.intervals(gate.get("evidence"))),
+            ("Metrics and model profile", metrics_table(metrics)),
+            ("Curves", pr_charts.curves(base, metrics)),
+            ("Parameters", params_table(params)),
+            (
+                "Slices",
+                slices_table(
+                    json.loads(base_slices) if base_slices else None,
+                    json.loads(SLICES_JSON.read_text()),
+                ),
+            ),
+            (
+                "Data quality",
+                [
+                    *quality_summary(json.loads(QUALITY_JSON.read_text())),
+                    "",
+                    *_details("Missing values and outliers", QUALITY_MD.read_text()),
+                ],
+            ),
+            ("Plots", plots),
+        ],
+    )
 
 
 def write(base: str, out: Path, images: bool = False) -> Path:
