@@ -45,7 +45,7 @@ CLUSTER_ONLY = "only with --scheduler or --local-cluster, which no job passes"
 REGISTRY_SOURCE = "serve --registered/--stage only: the image serves its baked-in --model"
 # schema.py builds the data contract's pandera checks for `mlops validate` (a stage of `dvc
 # repro`) alone; the service, monitoring and the release read the contract's types only.
-CONTRACT_CHECKS = "the contract's checks, built by mlops validate (dvc repro) alone"
+CONTRACT_CHECKS = "the contract's checks, built by mlops validate and monitor drift alone"
 RELEASE_JOBS = ("register", "image", "staging", "production")
 OPTIONAL = {
     "*": {
@@ -57,7 +57,7 @@ OPTIONAL = {
     "image": {"dvc": REGISTRY_SOURCE, "gto": REGISTRY_SOURCE, "pandera": CONTRACT_CHECKS},
     **{
         job: {"pandera": CONTRACT_CHECKS}
-        for job in ("monitor.yml/drift", *(f"release.yml/{name}" for name in RELEASE_JOBS))
+        for job in (f"release.yml/{name}" for name in RELEASE_JOBS)
     },
 }
 

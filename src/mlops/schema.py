@@ -1,4 +1,5 @@
-"""``schema.yaml`` compiled into pandera schemas: the data contract checked before training."""
+"""``schema.yaml`` compiled into pandera schemas: the data contract checked before training and
+on each monitored window's values."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -23,6 +25,7 @@ PROVENANCE: dict[str, dict[str, Any]] = {
     "served_at": {"dtype": "datetime"},
 }
 _DTYPES = {"int64": "int64", "float64": "float64", "str": "str", "datetime": "datetime64[ns, UTC]"}
+_LIMITS = ("min", "max", "isin", "regex")
 
 
 class SchemaFileError(MlopsError):
@@ -50,7 +53,7 @@ def column_contracts(schema_file: Path | None) -> dict[str, dict[str, Any]]:
 def _column(name: str, spec: dict[str, Any]) -> pa.Column:
     import pandera.pandas as pa
 
-    unknown = set(spec) - {"dtype", "nullable", "min", "max", "isin", "regex"}
+    unknown = set(spec) - {"dtype", "nullable", *_LIMITS}
     if unknown or spec.get("dtype") not in _DTYPES:
         raise ValueError(f"schema column {name!r}: unknown keys {sorted(unknown)} or bad dtype")
     # "Not entirely null" is a rule about a whole table, not one file: validate.py applies it.
@@ -98,21 +101,45 @@ def production_columns(
     stays an integer); any may be missing, as after a join. ``context`` columns (slices that
     are not inputs) are kept beside them.
     """
-    kept = {"min", "max", "isin", "regex"}
-
-    def column(name: str, default: str) -> dict[str, Any]:
-        spec = contracts.get(name, {})
-        dtype = spec.get("dtype") if spec.get("dtype") in ("int64", "float64", "str") else None
-        limits = {key: value for key, value in spec.items() if key in kept}
-        return {"dtype": dtype or default, "nullable": True, **limits}
-
     return {
         **({time_column: {"dtype": "datetime"}} if time_column else {}),
-        **{name: column(name, "str") for name in [*categorical, *(context or [])]},
-        **{name: {**column(name, "float64"), "dtype": "float64"} for name in numeric},
+        **{
+            name: feature_contract(contracts.get(name, {}), numeric=False)
+            for name in [*categorical, *(context or [])]
+        },
+        **{name: feature_contract(contracts.get(name, {}), numeric=True) for name in numeric},
         label: {"dtype": "int64", "min": 0, "max": 1},
         **PROVENANCE,
     }
+
+
+def feature_contract(spec: dict[str, Any], numeric: bool) -> dict[str, Any]:
+    """One feature's contract where rows arrive as features (collected, labelled rows): its
+    column's type and limits, any value missing (as after a join); a numeric feature is float64
+    whatever its column's type, a category keeps its column's (an integer code stays one)."""
+    dtype = spec.get("dtype") if spec.get("dtype") in ("int64", "float64", "str") else None
+    limits = {key: value for key, value in spec.items() if key in _LIMITS}
+    return {"dtype": "float64" if numeric else dtype or "str", "nullable": True, **limits}
+
+
+def breaking_values(name: str, spec: dict[str, Any], values: pd.Series) -> np.ndarray:
+    """Which of ``values`` break one column's contract, by the checks ``validate`` runs: each
+    is coerced to the column's type (text to an integer code, as ``validate`` reads text),
+    then checked for range, allowed values and pattern. Missing values are the caller's."""
+    from pandera.errors import ParserError
+
+    column = _column(name, spec)
+    values = values.reset_index(drop=True)
+    broken = np.zeros(len(values), dtype=bool)
+    try:
+        typed = column.dtype.try_coerce(values)
+    except ParserError as error:  # values that are not of the column's type
+        broken[error.failure_cases["index"].to_numpy(dtype=int)] = True
+        typed = column.dtype.coerce(values[~broken])
+    for check in column.checks:
+        passed = check(typed).check_output
+        broken[passed.index[~passed.to_numpy(dtype=bool)]] = True
+    return broken
 
 
 @dataclass(frozen=True)

@@ -13,15 +13,17 @@ from typing import Any
 import pandas as pd
 
 from mlops.columns import LABEL
+from mlops.monitoring import logs
 from mlops.serving import collector
 from mlops.tables import write_parquet
 
 KEY = ["request_id", "row"]
 
 
-def latest_feedback(records: list[dict[str, Any]]) -> pd.DataFrame:
+def latest_feedback(records: pd.DataFrame | list[dict[str, Any]]) -> pd.DataFrame:
     """Each scored row's label (the latest, when a row got feedback more than once)."""
-    feedback = pd.DataFrame(records, columns=[*KEY, "time", LABEL])
+    # None when there is none: an empty table's columns would be floats, not the key's text.
+    feedback = pd.DataFrame(records if len(records) else None, columns=[*KEY, "time", LABEL])
     return (
         feedback.sort_values("time", kind="stable")
         .drop_duplicates(KEY, keep="last")
@@ -32,9 +34,8 @@ def latest_feedback(records: list[dict[str, Any]]) -> pd.DataFrame:
 
 def join(url: str) -> tuple[pd.DataFrame, dict[str, int]]:
     """The labelled rows (inputs, served outputs, model version, true label) and counts."""
-    predictions = collector.read(url, collector.PREDICTIONS)
-    feedback = collector.read(url, collector.FEEDBACK)
-    scored = pd.json_normalize(predictions, sep=".")
+    scored = logs.records(url, collector.PREDICTIONS)
+    feedback = logs.records(url, collector.FEEDBACK)
     if scored.empty:
         scored = pd.DataFrame(columns=[*KEY, "time"])
     scored = scored.rename(

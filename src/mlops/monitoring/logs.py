@@ -1,8 +1,9 @@
-"""Reading collected predictions (``collector.py``'s layout) as flat tables, file by file.
+"""Reading what the collector wrote (``collector.py``'s layout) as flat tables, file by file.
 
-One file at a time is parsed by Arrow's JSON reader with the model's feature types, so reading
-is fast and memory holds one file, whatever the size of the log. Each row gets the window it
-belongs to, by the time it happened (``event_time``, else the time it was scored).
+The one reader of that layout: Arrow's JSON reader, one file at a time, so reading is fast and
+memory holds one file whatever the size of the log. Monitoring reads predictions typed by the
+model's features, each row given the window it belongs to by the time it happened
+(``event_time``, else the time it was scored); the label join reads every field as written.
 """
 
 from __future__ import annotations
@@ -58,15 +59,50 @@ def files(url: str, kind: str = collector.PREDICTIONS) -> list[str]:
     return sorted(path for path in paths if not path.rsplit("/", 1)[-1].startswith("."))
 
 
+def table(url: str, path: str, schema: pa.Schema | None = None) -> pa.Table:
+    """One file as a flat Arrow table (``inputs.carrier``): the fields of ``schema`` only, typed
+    by it; or every field, its type inferred, text kept as text (Arrow's inference reads a
+    string that looks like a time, ``event_time`` or a category, as a timestamp: those fields
+    are parsed again as text)."""
+    fs, _ = fsspec.url_to_fs(url)
+    data = fs.cat_file(path)
+    if schema is not None:
+        return _parse(data, schema).flatten()
+    inferred = _parse(data, None)
+    text = pa.schema([field.with_type(_text_for_times(field.type)) for field in inferred.schema])
+    return (inferred if text == inferred.schema else _parse(data, text)).flatten()
+
+
+def _parse(data: bytes, schema: pa.Schema | None) -> pa.Table:
+    options = pa_json.ParseOptions(
+        explicit_schema=schema, unexpected_field_behavior="infer" if schema is None else "ignore"
+    )
+    return pa_json.read_json(io.BytesIO(data), parse_options=options)
+
+
+def _text_for_times(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_timestamp(kind):
+        return pa.string()
+    if pa.types.is_struct(kind):
+        return pa.struct([field.with_type(_text_for_times(field.type)) for field in kind])
+    return kind
+
+
+def records(url: str, kind: str) -> pd.DataFrame:
+    """Every record of one kind (predictions, feedback) as one table, nested fields flattened
+    (``inputs.carrier``); a field's type is widened across files (integers in one, fractions
+    in another: floats). Empty (no columns) when nothing was collected."""
+    tables = [table(url, path) for path in files(url, kind)]
+    if not tables:
+        return pd.DataFrame()
+    return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+
+
 def read(url: str, path: str, layout: LogLayout) -> pd.DataFrame:
     """One log file as a table: time, window, ids, model version, features and score."""
-    fs, _ = fsspec.url_to_fs(url)
-    options = pa_json.ParseOptions(
-        explicit_schema=layout.arrow_schema(), unexpected_field_behavior="ignore"
-    )
-    table = pa_json.read_json(io.BytesIO(fs.cat_file(path)), parse_options=options).flatten()
     frame = (
-        table.to_pandas()
+        table(url, path, layout.arrow_schema())
+        .to_pandas()
         .rename(columns=_OUTPUTS)
         .rename(columns=lambda name: name.removeprefix("inputs."))
     )

@@ -100,7 +100,7 @@ def collect(
     paths = logs.files(url)
     if not paths:
         raise MlopsError(f"no collected predictions under {url}")
-    feedback = labels.latest_feedback(collector.read(url, collector.FEEDBACK))
+    feedback = labels.latest_feedback(logs.records(url, collector.FEEDBACK))
     total = Reading({}, [])
     if scheduler is None and local_cluster == 0:
         for path in track(paths, description="Reading the log"):

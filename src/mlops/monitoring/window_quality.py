@@ -7,13 +7,14 @@ Columns that fail here are left out of the drift verdict, and the window is flag
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from mlops.config import WindowQualityParams
 from mlops.distribution import NUMERIC, Distribution
+from mlops.schema import breaking_values, feature_contract
 
 EXAMPLES = 5
 
@@ -28,19 +29,14 @@ def _failure(column: str, check: str, value: float, limit: float, examples: list
     }
 
 
-def _breaking_contract(current: Distribution, spec: dict[str, Any]) -> np.ndarray:
-    """Which of the window's distinct values the contract (``schema.yaml``) forbids."""
-    values = current.values
-    if current.kind == NUMERIC:
-        low, high = spec.get("min", -np.inf), spec.get("max", np.inf)
-        return (values < low) | (values > high)
-    broken = np.zeros(len(values), dtype=bool)
-    if "isin" in spec:
-        broken |= ~np.isin(values, [str(value) for value in spec["isin"]])
-    if "regex" in spec:
-        pattern = re.compile(spec["regex"])
-        broken |= np.array([pattern.fullmatch(str(value)) is None for value in values], bool)
-    return broken
+def _breaking_contract(column: str, current: Distribution, spec: dict[str, Any]) -> np.ndarray:
+    """Which of the window's distinct values the contract (``schema.yaml``) forbids: the checks
+    ``validate`` runs on the production table, where collected rows become data (pandera is
+    loaded here, the first time a column with a contract is checked)."""
+    if not spec:  # a derived feature: no contract
+        return np.zeros(len(current.values), dtype=bool)
+    contract = feature_contract(spec, numeric=current.kind == NUMERIC)
+    return breaking_values(column, contract, pd.Series(current.values))
 
 
 def check_column(
@@ -59,7 +55,7 @@ def check_column(
     if missing_rate > allowed:
         failures.append(_failure(column, "missing_rate", missing_rate, round(allowed, 6), []))
     # Values only: a lookup join may leave any feature missing; the missing rate covers that.
-    broken = _breaking_contract(current, spec)
+    broken = _breaking_contract(column, current, spec)
     violations = int(current.counts[broken].sum())
     if violations / current.count > limits.max_violation_share:
         failures.append(
