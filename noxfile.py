@@ -32,7 +32,13 @@ LOCKS = {
     "requirements/release.lock": ("release",),  # release.yml: registry, deploy pin/wait/smoke
     "requirements/monitor.lock": ("monitoring", "cloud"),  # monitor.yml: fetch, drift, notify
 }
-LOCKED_PLATFORM = ("--python-version", "3.11", "--python-platform", "x86_64-unknown-linux-gnu")
+OLDEST_PYTHON, NEWEST_PYTHON = "3.11", "3.13"  # pyproject's requires-python, and the newest tested
+LOCKED_PLATFORM = (
+    "--python-version",
+    OLDEST_PYTHON,
+    "--python-platform",
+    "x86_64-unknown-linux-gnu",
+)
 
 
 def _install(session: nox.Session, lock: str = ALL_LOCK) -> None:
@@ -71,6 +77,14 @@ def tests(session: nox.Session) -> None:
         *session.posargs,
         env={"MLOPS_EVIDENTLY_PYTHON": _evidently_python(session)},
     )
+
+
+@nox.session(python=NEWEST_PYTHON)
+def tests_newest(session: nox.Session) -> None:
+    """The suite's quick tests on the newest supported Python (`tests` runs all of them on the
+    oldest, which the locks are resolved for: their hashes cover the newer wheels too)."""
+    _install(session, TEST_LOCK)
+    session.run("pytest", "--numprocesses", "auto", "-m", "not slow", *session.posargs)
 
 
 @nox.session
