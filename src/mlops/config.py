@@ -150,12 +150,21 @@ class ProfileParams(_Section):
     batch_repeats: int = 3
 
 
+class EvidenceParams(_Section):
+    """The paired bootstrap behind every comparison with the champion."""
+
+    resamples: int = Field(default=1000, ge=100)
+    level: float = Field(default=0.95, gt=0.5, lt=1.0)
+    seed: int = 0
+
+
 class GateParams(_Section):
-    primary: str = "roc_auc"
+    primary: Literal["roc_auc", "pr_auc", "f1", "log_loss", "brier"] = "roc_auc"
     floors: dict[str, float] = Field(default_factory=dict)
     ceilings: dict[str, float] = Field(default_factory=dict)
-    min_improvement: float = 0.0
-    max_slice_regression: float = 0.05
+    evidence: EvidenceParams = EvidenceParams()
+    min_lower_bound: float = -0.005  # of the primary metric's gain over the champion
+    slice_min_upper_bound: float = -0.03  # of each judged slice's gain
     min_slice_rows: int = 1000
     max_p99_single_row_ms: float = 50.0
     max_model_size_bytes: int = 100_000_000

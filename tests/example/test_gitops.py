@@ -32,7 +32,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     repo = clone_project(root / "repo")
     run("mlops", "data", "create", "--every", "25", cwd=repo)
     # A retrained model may trail the champion a little: the rehearsal is about the path.
-    set_params(repo, {**SMALL_SAMPLE_PARAMS, "gate.min_improvement": -0.05})
+    set_params(repo, {**SMALL_SAMPLE_PARAMS, "gate.min_lower_bound": -0.05})
     run("git", "commit", "--quiet", "-am", "sample data, small-sample params", cwd=repo)
     with project(repo, root / "dvc-remote") as rehearsed:
         rehearsed.publish()

@@ -25,7 +25,7 @@ from mlops.errors import MlopsError
 from mlops.markdown import table as markdown_table
 from mlops.paths import GATE_JSON, GATE_MD, MODEL_DIR
 from mlops.pipeline.metrics import by_slice, score
-from mlops.registry import versions
+from mlops.registry import bootstrap, versions
 from mlops.registry.gate_rules import decide
 from mlops.serving import latency
 from mlops.tables import write_json, write_text
@@ -45,7 +45,11 @@ def _load(folder: Path) -> artifact.ModelArtifact:
         raise GateError(f"cannot load the model in {folder}: {error}") from error
 
 
-def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> dict[str, Any]:
+Scored = tuple[dict[str, Any], bootstrap.Predictions]
+
+
+def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> Scored:
+    """The model's numbers for the record, and its scores of each row for the bootstrap."""
     model = _load(folder)
     try:
         inputs = model.inputs(holdout)
@@ -56,7 +60,7 @@ def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> dict[str, Any
     labels = holdout[LABEL].to_numpy()
     scores = model.pipeline.predict_proba(inputs)[:, 1]
     timing = latency.single_row(folder, inputs, params.profile.single_row_calls)
-    return {
+    summary = {
         "metrics": score(labels, scores, model.threshold),
         "slices": by_slice(
             holdout,
@@ -69,9 +73,10 @@ def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> dict[str, Any
         "p99_single_row_ms": timing["p99_ms"],
         "model_size_bytes": (folder / artifact.MODEL_FILE).stat().st_size,
     }
+    return summary, bootstrap.Predictions(scores, model.threshold)
 
 
-def _champion(holdout: pd.DataFrame, params: Params) -> dict[str, Any] | None:
+def _champion(holdout: pd.DataFrame, params: Params) -> Scored | None:
     version = versions.current(versions.production_stage())
     if version is None:
         return None
@@ -80,11 +85,9 @@ def _champion(holdout: pd.DataFrame, params: Params) -> dict[str, Any] | None:
             folder = versions.fetch(version, Path(scratch))
         except dvc.DvcError as error:
             raise GateError(f"cannot fetch the champion {version}: {error}") from error
-        return {
-            "version": version,
-            "model_md5": versions.model_md5(versions.tag(version)),
-            **_score(folder, holdout, params),
-        }
+        summary, scores = _score(folder, holdout, params)
+        identity = {"version": version, "model_md5": versions.model_md5(versions.tag(version))}
+        return {**identity, **summary}, scores
 
 
 def _candidate_md5() -> str:
@@ -101,13 +104,20 @@ def run(params: Params) -> dict[str, Any]:
     if not (MODEL_DIR / artifact.MODEL_FILE).exists():
         raise GateError(f"no candidate model in {MODEL_DIR}/: run `dvc repro` first")
     holdout = pd.read_parquet(part_path("holdout"))
-    candidate = {"model_md5": _candidate_md5(), **_score(MODEL_DIR, holdout, params)}
-    champion = _champion(holdout, params)
-    rules = decide(params.gate, candidate, champion)
+    md5 = _candidate_md5()
+    summary, scores = _score(MODEL_DIR, holdout, params)
+    candidate = {"model_md5": md5, **summary}
+    scored = _champion(holdout, params)
+    champion = scored[0] if scored else None
+    evidence = (
+        bootstrap.evidence(holdout, (candidate, scores), scored, params.gate) if scored else None
+    )
+    rules = decide(params.gate, candidate, champion, evidence)
     record = {
         "verdict": "promote" if all(rule.passed for rule in rules) else "reject",
         "primary": params.gate.primary,
         "rules": [asdict(rule) for rule in rules],
+        "evidence": evidence,
         "candidate": candidate,
         "champion": champion,
         "holdout_rows": len(holdout),
@@ -139,6 +149,29 @@ def _months(data: dict[str, Any]) -> str:
 def _production(data: dict[str, Any]) -> str:
     rows = data.get("production_rows", 0)
     return f", plus {rows:,} labelled production rows" if rows else ""
+
+
+def _evidence(evidence: dict[str, Any], rows: int) -> list[str]:
+    """The candidate's gain over the champion with its interval, overall and per slice: the
+    primary rule reads the lower bounds, the slice rules the upper ones."""
+    overall = {**evidence["primary"], "name": "all", "rows": rows}
+    slices = [{**item, "name": f"{item['column']}={item['value']}"} for item in evidence["slices"]]
+    table = [
+        [
+            item["name"],
+            f"{item['rows']:,}",
+            *(f"{item[key]:+.4f}" for key in ("difference", "low", "high")),
+        ]
+        for item in (overall, *slices)
+    ]
+    return [
+        "",
+        f"Candidate minus champion, {overall['metric']} (positive: the candidate is better), with "
+        f"{evidence['level']:.0%} intervals from {evidence['resamples']:,} paired bootstrap "
+        f"resamples of the holdout rows (seed {evidence['seed']}):",
+        "",
+        *markdown_table(["rows", "count", "difference", "low", "high"], table, "lrrrr"),
+    ]
 
 
 def markdown(record: dict[str, Any]) -> str:
@@ -174,6 +207,8 @@ def markdown(record: dict[str, Any]) -> str:
         rows.append([f"{len(passed_slices)} slice checks", "", "", "", "", "pass"])
     header = ["rule", "value", "limit", "candidate", "champion", "result"]
     lines += markdown_table(header, rows, "lrrrrl")
+    if record.get("evidence"):
+        lines += _evidence(record["evidence"], record["holdout_rows"])
     metrics = [
         [name, _number(value), _number(champion["metrics"].get(name) if champion else None)]
         for name, value in record["candidate"]["metrics"].items()

@@ -26,15 +26,38 @@ class Rule:
     champion: float | None = None
 
 
-def _gain(metric: str, candidate: float, champion: float) -> float:
+def gain(metric: str, candidate: float, champion: float) -> float:
     """How much better the candidate is; positive is better whatever the metric's direction."""
     return champion - candidate if metric in LOWER_IS_BETTER else candidate - champion
 
 
+def judged_slices(
+    metric: str, candidate: dict[str, Any], champion: dict[str, Any]
+) -> list[tuple[str, str]]:
+    """The slices compared with the champion: those both models were scored on (at least
+    ``min_slice_rows`` rows) and on which ``metric`` is defined."""
+    return [
+        (column, value)
+        for column, values in champion["slices"].items()
+        for value, theirs in values.items()
+        if (ours := candidate["slices"].get(column, {}).get(value)) is not None
+        and not pd.isna(ours[metric])
+        and not pd.isna(theirs[metric])
+    ]
+
+
 def decide(
-    rules: GateParams, candidate: dict[str, Any], champion: dict[str, Any] | None
+    rules: GateParams,
+    candidate: dict[str, Any],
+    champion: dict[str, Any] | None,
+    evidence: dict[str, Any] | None,
 ) -> list[Rule]:
-    """Every rule with its values; with no champion, only the absolute ones apply."""
+    """Every rule with its values; with no champion, only the absolute ones apply.
+
+    Against the champion the rules read the intervals of ``evidence`` (the record's), never a
+    bare difference: the primary metric's lower bound says the candidate is not worse beyond
+    noise, each judged slice's upper bound that it is not surely worse there.
+    """
     metrics = candidate["metrics"]
     results = [
         Rule(f"floor {name}", metrics[name], floor, metrics[name] >= floor)
@@ -60,32 +83,30 @@ def decide(
     ]
     if champion is None:
         return results
-    primary = rules.primary
-    gain = _gain(primary, metrics[primary], champion["metrics"][primary])
+    if evidence is None:
+        raise ValueError("a comparison with the champion needs its evidence")
+    primary, overall = rules.primary, evidence["primary"]
     results.append(
         Rule(
-            f"improvement {primary} vs champion",
-            round(gain, 6),
-            rules.min_improvement,
-            gain >= rules.min_improvement,
+            f"lower bound {primary} vs champion",
+            overall["low"],
+            rules.min_lower_bound,
+            overall["low"] >= rules.min_lower_bound,
             metrics[primary],
             champion["metrics"][primary],
         )
     )
-    for column, values in champion["slices"].items():
-        for value, theirs in values.items():
-            ours = candidate["slices"].get(column, {}).get(value)
-            if ours is None or pd.isna(ours[primary]) or pd.isna(theirs[primary]):
-                continue
-            drop = round(-_gain(primary, ours[primary], theirs[primary]), 6)
-            results.append(
-                Rule(
-                    f"slice {column}={value} {primary} drop",
-                    drop,
-                    rules.max_slice_regression,
-                    drop <= rules.max_slice_regression,
-                    ours[primary],
-                    theirs[primary],
-                )
+    slices = {(item["column"], item["value"]): item for item in evidence["slices"]}
+    for column, value in judged_slices(primary, candidate, champion):
+        high = slices[(column, value)]["high"]
+        results.append(
+            Rule(
+                f"slice {column}={value} {primary} upper bound",
+                high,
+                rules.slice_min_upper_bound,
+                high >= rules.slice_min_upper_bound,
+                candidate["slices"][column][value][primary],
+                champion["slices"][column][value][primary],
             )
+        )
     return results

@@ -149,7 +149,9 @@ def _follows_from_its_numbers(record: dict[str, Any], revision: str) -> None:
     """A record's rules and verdict must be what the rules of ``revision`` make of its own
     numbers: a verdict or a rule edited by hand is refused, not trusted."""
     try:
-        rules = decide(_rules_at(revision), record["candidate"], record["champion"])
+        rules = decide(
+            _rules_at(revision), record["candidate"], record["champion"], record.get("evidence")
+        )
     except (KeyError, TypeError, ValueError) as error:
         raise RegistryError(f"the gate record at {revision} is incomplete: {error!r}") from None
     derived = [(rule.name, rule.passed) for rule in rules]
