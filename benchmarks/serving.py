@@ -2,7 +2,9 @@
 
 - Single-row requests at concurrency 1 and 16: this service vs MLflow's scoring server
   (``mlflow models serve --env-manager local``) on the same model, one worker each, each server
-  pinned to CPU 0 and the load generator to CPU 1.
+  pinned to CPU 0 and the load generator to CPU 1. Both run at once and take turns in short
+  rounds, so a machine shared with other work slows both alike; each server's CPU time per
+  request (its whole process tree) is printed too, a figure other load moves far less than time.
 - Batch: ``mlops batch-score`` rows/s (pandas, then a local Dask cluster of 1 and 2 workers) vs
   an in-process ``predict_proba`` on the whole frame.
 
@@ -24,11 +26,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 
 from mlops import artifact
 from mlops.serving import batch, servable
@@ -68,7 +72,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def server(command: list[str], port: int, ready: str, env: dict[str, str]) -> Iterator[None]:
+def server(
+    command: list[str], port: int, ready: str, env: dict[str, str]
+) -> Iterator[subprocess.Popen]:
     pin = ["taskset", "-c", str(SERVER_CPU)] if shutil.which("taskset") else []
     process = subprocess.Popen(
         [*pin, *command],
@@ -90,7 +96,7 @@ def server(command: list[str], port: int, ready: str, env: dict[str, str]) -> It
                 time.sleep(0.2)
         else:
             raise RuntimeError(f"{command[0]} not ready in 180 s")
-        yield
+        yield process
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -100,8 +106,38 @@ def server(command: list[str], port: int, ready: str, env: dict[str, str]) -> It
             process.wait()
 
 
-def load(port: int, path: str, bodies: list[bytes], clients: int, seconds: float) -> dict:
-    """Closed-loop load: each client sends one request, waits for the answer, repeats."""
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and its children (MLflow serves from a child)."""
+    process = psutil.Process(pid)
+    return sum(sum(part.cpu_times()[:2]) for part in [process, *process.children(recursive=True)])
+
+
+@dataclass
+class Tally:
+    """Closed-loop requests to one server, summed over rounds."""
+
+    latencies: list[np.ndarray] = field(default_factory=list)
+    seconds: float = 0.0
+    cpu: float = 0.0
+    failed: int = 0
+
+    def row(self) -> dict[str, float]:
+        """Throughput, latency percentiles, and the server's CPU time per request."""
+        values = np.concatenate(self.latencies) * 1000
+        return {
+            "requests/s": len(values) / self.seconds,
+            "p50 ms": float(np.median(values)),
+            "p99 ms": float(np.quantile(values, 0.99)),
+            "cpu us": self.cpu / len(values) * 1e6,
+            "failed": self.failed,
+        }
+
+
+def load(
+    port: int, path: str, bodies: list[bytes], clients: int, seconds: float, tally: Tally
+) -> None:
+    """Closed-loop load added to ``tally``: each client sends one request, waits for the
+    answer, repeats."""
     latencies: list[list[float]] = [[] for _ in range(clients)]
     failures = [0] * clients
     stop = time.monotonic() + seconds
@@ -127,14 +163,9 @@ def load(port: int, path: str, bodies: list[bytes], clients: int, seconds: float
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - started
-    values = np.concatenate([np.asarray(part) for part in latencies]) * 1000
-    return {
-        "requests/s": len(values) / elapsed,
-        "p50 ms": float(np.median(values)),
-        "p99 ms": float(np.quantile(values, 0.99)),
-        "failed": sum(failures),
-    }
+    tally.seconds += time.monotonic() - started
+    tally.latencies.extend(np.asarray(part) for part in latencies)
+    tally.failed += sum(failures)
 
 
 def _ask(port: int, path: str, body: dict) -> dict:
@@ -143,18 +174,28 @@ def _ask(port: int, path: str, body: dict) -> dict:
     return json.loads(connection.getresponse().read())
 
 
-def serving_rows(args: argparse.Namespace, records: list[dict], work: Path) -> list[list]:
-    ours = [json.dumps({"records": [row]}).encode() for row in records]
-    theirs = [json.dumps({"dataframe_records": [row]}).encode() for row in records]
+@dataclass(frozen=True)
+class Target:
+    """A server to start and load: how to start it, where it is ready, where it scores, and
+    its one-row bodies."""
+
+    command: list[str]
+    port: int
+    ready: str
+    path: str
+    rows_key: str  # the key a body's rows go under
+    bodies: list[bytes]
+    env: dict[str, str]
+
+
+def targets(args: argparse.Namespace, records: list[dict], work: Path) -> dict[str, Target]:
     port = free_port()
     command = [str(BIN / "mlops"), "serve", "--model", str(args.model), "--port", str(port)]
     command += ["--collect", str(work / "collected")]
-    results: dict[tuple[str, int], dict] = {}
-    with server(command, port, "/v2/health/ready", {}):
-        answers = {"this service": _ask(port, "/predict", {"records": records[:50]})}
-        for clients in (1, 16):
-            load(port, "/predict", ours, clients, 1.0)  # warm up
-            results["this service", clients] = load(port, "/predict", ours, clients, args.seconds)
+    ours = [json.dumps({"records": [row]}).encode() for row in records]
+    found = {
+        "this service": Target(command, port, "/v2/health/ready", "/predict", "records", ours, {})
+    }
     if args.mlflow_python:
         mlflow_model = work / "mlflow-model"
         subprocess.run(
@@ -173,13 +214,33 @@ def serving_rows(args: argparse.Namespace, records: list[dict], work: Path) -> l
         command = [str(mlflow_bin / "mlflow"), "models", "serve", "-m", str(mlflow_model)]
         command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "--workers", "1"]
         env = {"PATH": f"{mlflow_bin}:{os.environ['PATH']}"}
-        with server(command, port, "/ping", env):
-            answers["MLflow"] = _ask(port, "/invocations", {"dataframe_records": records[:50]})
-            for clients in (1, 16):
-                load(port, "/invocations", theirs, clients, 1.0)
-                results["MLflow", clients] = load(
-                    port, "/invocations", theirs, clients, args.seconds
-                )
+        theirs = [json.dumps({"dataframe_records": [row]}).encode() for row in records]
+        found["MLflow"] = Target(
+            command, port, "/ping", "/invocations", "dataframe_records", theirs, env
+        )
+    return found
+
+
+def serving_rows(args: argparse.Namespace, records: list[dict], work: Path) -> list[list]:
+    found = targets(args, records, work)
+    results: dict[tuple[str, int], Tally] = {}
+    answers = {}
+    with ExitStack() as stack:
+        pids = {
+            name: stack.enter_context(server(t.command, t.port, t.ready, t.env)).pid
+            for name, t in found.items()
+        }
+        for name, t in found.items():
+            answers[name] = _ask(t.port, t.path, {t.rows_key: records[:50]})
+        for clients in (1, 16):
+            for t in found.values():  # warm up
+                load(t.port, t.path, t.bodies, clients, 1.0, Tally())
+            for _ in range(args.rounds):  # turns: what slows the machine slows both
+                for name, t in found.items():
+                    tally = results.setdefault((name, clients), Tally())
+                    before = cpu_seconds(pids[name])
+                    load(t.port, t.path, t.bodies, clients, args.seconds / args.rounds, tally)
+                    tally.cpu += cpu_seconds(pids[name]) - before
     if "MLflow" in answers:
         ours_p = [row["probability"] for row in answers["this service"]["predictions"]]
         theirs_p = [row[1] for row in answers["MLflow"]["predictions"]]
@@ -187,22 +248,23 @@ def serving_rows(args: argparse.Namespace, records: list[dict], work: Path) -> l
         print(f"largest probability difference, this service vs MLflow, 50 rows: {difference:.2g}")
     table = []
     for clients in (1, 16):
-        ours_row = results["this service", clients]
-        mlflow_row = results.get(("MLflow", clients))
+        ours_row = results["this service", clients].row()
+        mlflow_tally = results.get(("MLflow", clients))
+        mlflow_row = mlflow_tally.row() if mlflow_tally else None
         ratio = f"{ours_row['requests/s'] / mlflow_row['requests/s']:.1f}x" if mlflow_row else "n/a"
         for name, row in (("this service", ours_row), ("MLflow", mlflow_row)):
+            what = f"single row, concurrency {clients}"
             if row is None:
-                table.append(
-                    [f"single row, concurrency {clients}", "MLflow", "not run", "", "", "", ""]
-                )
+                table.append([what, "MLflow", "not run", "", "", "", "", ""])
                 continue
             table.append(
                 [
-                    f"single row, concurrency {clients}",
+                    what,
                     name,
                     f"{row['requests/s']:.0f} req/s",
                     f"{row['p50 ms']:.2f}",
                     f"{row['p99 ms']:.2f}",
+                    f"{row['cpu us']:.0f}",
                     str(row["failed"]),
                     ratio if name == "this service" else "1.0x",
                 ]
@@ -222,13 +284,15 @@ def batch_rows(args: argparse.Namespace, work: Path) -> list[list]:
     model.pipeline.predict_proba(servable.model_inputs(frame, model.metadata["features"]))
     baseline = len(frame) / (time.perf_counter() - started)
     what = f"batch, {len(frame):,} rows"
-    table = [[what, "in-process predict_proba", f"{baseline:,.0f} rows/s", "", "", "", "1.00x"]]
+    table = [[what, "in-process predict_proba", f"{baseline:,.0f} rows/s", "", "", "", "", "1.00x"]]
 
     def timed(name: str, scheduler: str | None) -> None:
         started = time.perf_counter()
         batch.run(source, work / f"{name}.parquet", args.model, scheduler=scheduler)
         speed = len(frame) / (time.perf_counter() - started)
-        table.append([what, name, f"{speed:,.0f} rows/s", "", "", "", f"{speed / baseline:.2f}x"])
+        table.append(
+            [what, name, f"{speed:,.0f} rows/s", "", "", "", "", f"{speed / baseline:.2f}x"]
+        )
 
     timed("batch-score, pandas", None)
     for workers in (1, 2):
@@ -244,7 +308,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("model"))
     parser.add_argument("--rows", type=Path, default=Path("build/features/holdout.parquet"))
-    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per server and concurrency")
+    parser.add_argument("--rounds", type=int, default=5, help="turns the seconds are split into")
+    parser.add_argument("--no-batch", action="store_true", help="serving rows only")
     parser.add_argument("--batch-copies", type=int, default=20, help="holdout copies to score")
     parser.add_argument("--mlflow-python", help="python of an environment with mlflow and mlops")
     args = parser.parse_args()
@@ -258,8 +324,18 @@ def main() -> None:
         table = serving_rows(args, records, work)
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
-        table += batch_rows(args, work)
-    header = ["what", "who", "throughput", "p50 ms", "p99 ms", "failed", "vs baseline"]
+        if not args.no_batch:
+            table += batch_rows(args, work)
+    header = [
+        "what",
+        "who",
+        "throughput",
+        "p50 ms",
+        "p99 ms",
+        "CPU us/req",
+        "failed",
+        "vs baseline",
+    ]
     widths = [max(len(str(row[i])) for row in [header, *table]) for i in range(len(header))]
     for row in [header, ["-" * width for width in widths], *table]:
         print(" | ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))

@@ -4,17 +4,18 @@ Layout under the collector URL (a folder or any fsspec URL: ``s3://``, ``az://``
 
     {kind}/{yyyy}/{mm}/{dd}/{HH}/{time_ns}-{random}.jsonl     kind: predictions | feedback
 
-Requests only append to an in-memory queue; a background thread writes each batch as a new
+Requests only append to an in-memory list; a background thread writes each batch as a new
 file, whole: locally to a hidden temporary name then renamed, on object stores as one upload.
 A crash loses at most the batch not yet written and never leaves a partial line in a ``.jsonl``
-file. A full queue drops rows rather than slowing requests, and counts them.
+file. A full queue drops rows rather than slowing requests, and counts them. The thread wakes
+once a flush is due or a batch is full, not per request: a wake per request took the GIL from
+the event loop and cost each request tens of microseconds of CPU.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import queue
 import random
 import threading
 import time
@@ -25,11 +26,11 @@ from typing import Any
 
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
+from pydantic_core import to_json
 
 log = logging.getLogger(__name__)
 PREDICTIONS = "predictions"
 FEEDBACK = "feedback"
-_STOP = None
 
 
 def now() -> str:
@@ -61,10 +62,11 @@ class Collector:
         self._batch_rows = batch_rows
         self._flush_seconds = flush_seconds
         self._max_queue_rows = max_queue_rows
-        self._queue: queue.SimpleQueue[tuple[str, list[dict[str, Any]]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._pending: list[tuple[str, list[dict[str, Any]]]] = []
+        self._pending_rows = 0  # rows added since the thread last took the pending list
         self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = False
         self._queued = 0
         self.dropped = 0
         self.written = 0
@@ -87,43 +89,45 @@ class Collector:
                 self.dropped += len(records)
                 return
             self._queued += len(records)
-        self._queue.put((kind, records))
+            self._pending.append((kind, records))
+            self._pending_rows += len(records)
+            full = self._pending_rows >= self._batch_rows
+        if full:
+            self._wake.set()
 
     def close(self) -> None:
         """Write everything queued, then stop the thread."""
-        self._queue.put(_STOP)
+        with self._lock:
+            self._stopping = True
+        self._wake.set()
         self._thread.join()
 
     def _run(self) -> None:
-        batch: list[tuple[str, dict[str, Any]]] = []
-        deadline = time.monotonic() + self._flush_seconds
         stopping = False
         while not stopping:
-            item: Any
-            try:
-                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.001))
-            except queue.Empty:
-                item = ()
-            if item is _STOP:
-                stopping = True
-            elif item:
-                kind, records = item
+            self._wake.wait(self._flush_seconds)
+            self._wake.clear()
+            with self._lock:
+                taken, self._pending, self._pending_rows = self._pending, [], 0
+                stopping = self._stopping
+            batch: list[tuple[str, dict[str, Any]]] = []
+            for kind, records in taken:
                 batch.extend((kind, record) for record in records)
-            if batch and (
-                stopping or len(batch) >= self._batch_rows or time.monotonic() >= deadline
-            ):
+                if len(batch) >= self._batch_rows:
+                    self._flush(batch)
+                    batch = []
+            if batch:
                 self._flush(batch)
-                batch = []
-            if time.monotonic() >= deadline:
-                deadline = time.monotonic() + self._flush_seconds
 
     def _flush(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
-        files: dict[str, list[str]] = defaultdict(list)
+        # pydantic-core's encoder: a quarter of json.dumps' time, and this thread holds the
+        # GIL while it encodes, so requests wait less for it.
+        files: dict[str, list[bytes]] = defaultdict(list)
         for kind, record in batch:
-            files[f"{kind}/{partition(record['time'])}"].append(json.dumps(record))
+            files[f"{kind}/{partition(record['time'])}"].append(to_json(record))
         for folder, lines in files.items():
             try:
-                self._write(folder, ("\n".join(lines) + "\n").encode("utf-8"))
+                self._write(folder, b"\n".join(lines) + b"\n")
                 self.written += len(lines)
             except Exception:  # a storage outage must not stop the service: count the loss
                 log.exception("collector could not write %d rows to %s", len(lines), folder)

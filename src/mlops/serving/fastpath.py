@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any, cast
 
 import numpy as np
@@ -126,12 +127,13 @@ def _for_model(columns: list[_Column], known: dict[int, set[float]]) -> list[_Co
     return adjusted
 
 
-def _treelite(estimator: HistGradientBoostingClassifier) -> tuple[Any, Callable[..., np.ndarray]]:
-    """The estimator's trees as a treelite model built in memory, and treelite's predict."""
+def _treelite(estimator: HistGradientBoostingClassifier) -> Callable[[np.ndarray], np.ndarray]:
+    """The estimator's trees as a treelite model built in memory: raw scores of a matrix, on
+    one thread, as the service runs (one per process, replicas to scale)."""
     try:
         import treelite
-        import treelite.gtil
         import treelite.sklearn
+        from treelite.gtil import gtil
     except ImportError as error:  # the fast path is an optimisation: the pipeline still scores
         raise UnsupportedModelError(f"treelite is not installed ({error})") from None
     try:
@@ -140,7 +142,11 @@ def _treelite(estimator: HistGradientBoostingClassifier) -> tuple[Any, Callable[
     # shapes and reads attributes an unsupported model lacks): the pipeline scores instead.
     except (treelite.TreeliteError, NotImplementedError, AssertionError, AttributeError) as error:
         raise UnsupportedModelError(f"treelite cannot import the model: {error!r}") from None
-    return model, treelite.gtil.predict
+    # ``gtil.predict`` makes and parses a JSON config on every call, a quarter of a one-row
+    # walk; the config made once and ``gtil._predict_impl`` (what ``predict`` calls, treelite
+    # 4.8) do the same walk. The config is only read, so concurrent calls may share it.
+    config = gtil.GTILConfig(predict_type="raw", nthread=1)
+    return partial(gtil._predict_impl, model, config=config)
 
 
 class FastScorer:
@@ -163,7 +169,7 @@ class FastScorer:
             raise UnsupportedModelError(f"cannot read the model's categories: {error!r}") from None
         self._pipeline = pipeline
         self._estimator = estimator
-        self._model, self._predict = _treelite(estimator)
+        self._raw_scores = _treelite(estimator)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The treelite model lives in C++ memory: a copy is built again from the pipeline.
@@ -188,10 +194,8 @@ class FastScorer:
         matrix = self.encode(records)
         if len(records) > TREELITE_MAX_ROWS:
             return self._estimator.predict_proba(matrix)[:, 1]
-        # One thread, as the service runs (one per process, replicas to scale). The raw score
-        # (baseline included) goes through the same expit as scikit-learn's predict_proba.
-        raw = self._predict(self._model, matrix, nthread=1, pred_margin=True)
-        return expit(raw[:, 0, 0])
+        # The raw score (baseline included) goes through the same expit as predict_proba.
+        return expit(self._raw_scores(matrix)[:, 0, 0])
 
 
 def reference_rows(reference: Mapping[str, Any], rows: int, seed: int = 0) -> pd.DataFrame:

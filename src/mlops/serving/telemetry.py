@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 
 from fastapi import HTTPException
@@ -58,6 +58,23 @@ class Metrics:
             registry=self.registry,
         )
         lost.set_function(dropped)
+        # Each (route, status)'s children, looked up once: ``labels`` takes a lock and checks
+        # its arguments on every call, twice per request otherwise.
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+    def request(self, route: str, status: int, seconds: float) -> None:
+        """Count one answered request and its time, by route template and status."""
+        children = self._children.get((route, status))
+        if children is None:
+            children = (self.requests.labels(route, str(status)), self.latency.labels(route))
+            self._children[route, status] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def scored(self, probabilities: Iterable[float]) -> None:
+        """Add each predicted probability to the score histogram."""
+        for value in probabilities:
+            self.scores.observe(value)
 
     def serving(self, name: str, version: str, sha256: str, fast: bool) -> None:
         """Point the model info at the model now served."""
@@ -95,10 +112,8 @@ class Observe:
             else:
                 await self.app(scope, self._capped(receive), sending)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            self.metrics.requests.labels(template, str(status)).inc()
-            self.metrics.latency.labels(template).observe(time.perf_counter() - started)
+            template = getattr(scope.get("route"), "path", "unmatched")
+            self.metrics.request(template, status, time.perf_counter() - started)
 
     @staticmethod
     def _declared_length(scope: Scope) -> int:
