@@ -3,6 +3,7 @@ the service wrote it, whatever a text looks like, and the latest label of each s
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,12 @@ def test_every_field_is_read_as_written(log: Path) -> None:
 
 def test_the_reader_reads_what_json_reads(log: Path) -> None:
     for kind in (collector.PREDICTIONS, collector.FEEDBACK):
-        expected = pd.json_normalize(collector.read(str(log), kind), sep=".")
+        lines = [
+            json.loads(line)
+            for path in sorted(log.glob(f"{kind}/*/*/*/*/*.jsonl"))
+            for line in path.read_text().splitlines()
+        ]
+        expected = pd.json_normalize(lines, sep=".")
         pd.testing.assert_frame_equal(logs.records(str(log), kind), expected)
 
 

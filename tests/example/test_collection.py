@@ -23,6 +23,7 @@ from mlops import artifact
 from mlops.columns import LABEL
 from mlops.config import Params
 from mlops.data import featurize
+from mlops.monitoring import logs
 from mlops.serving import collector, servable
 from mlops.serving.collector import Collector
 from mlops.serving.serving_process import free_port
@@ -53,7 +54,7 @@ def test_collector_writes_whole_files_partitioned_by_hour(tmp_path: Path) -> Non
         file.parent.relative_to(tmp_path / collector.PREDICTIONS).as_posix() == hour
         for file in files
     )
-    assert len(collector.read(str(tmp_path), collector.PREDICTIONS)) == 20
+    assert len(logs.records(str(tmp_path), collector.PREDICTIONS)) == 20
     assert (sink.written, sink.queued, sink.dropped) == (20, 0, 0)
     assert not list(tmp_path.rglob(".*.tmp"))
 
@@ -64,7 +65,7 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path: Path) -> Non
     sink.add(collector.PREDICTIONS, _records(3))
     sink.close()
     assert sink.dropped == 6
-    assert len(collector.read(str(tmp_path), collector.PREDICTIONS)) == 3
+    assert len(logs.records(str(tmp_path), collector.PREDICTIONS)) == 3
 
 
 def test_sampling_rate(tmp_path: Path) -> None:
@@ -93,10 +94,8 @@ def test_collector_writes_to_an_s3_compatible_server(monkeypatch: pytest.MonkeyP
         sink = Collector("s3://collected/production", batch_rows=10)
         sink.add(collector.PREDICTIONS, _records(25))
         sink.close()
-        back = collector.read("s3://collected/production", collector.PREDICTIONS)
-        assert sorted(record["request_id"] for record in back) == sorted(
-            record["request_id"] for record in _records(25)
-        )
+        back = logs.records("s3://collected/production", collector.PREDICTIONS)
+        assert sorted(back["request_id"]) == sorted(record["request_id"] for record in _records(25))
         keys = boto3.client("s3", endpoint_url=endpoint).list_objects_v2(Bucket="collected")
         hour = collector.partition(collector.now())
         assert all(

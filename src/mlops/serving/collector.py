@@ -14,7 +14,6 @@ the event loop and cost each request tens of microseconds of CPU.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -150,13 +149,3 @@ class Collector:
                     self._fs.rm_file(hidden)
         else:
             self._fs.pipe_file(path, data)
-
-
-def read(url: str, kind: str) -> list[dict[str, Any]]:
-    """Every record of one kind under a collector URL (hidden temporary files are skipped)."""
-    fs, root = fsspec.url_to_fs(url.rstrip("/"))
-    records: list[dict[str, Any]] = []
-    for path in sorted(fs.glob(f"{root}/{kind}/*/*/*/*/*.jsonl")):
-        if not path.rsplit("/", 1)[-1].startswith("."):
-            records.extend(json.loads(line) for line in fs.cat_file(path).splitlines() if line)
-    return records
