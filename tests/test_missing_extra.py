@@ -31,7 +31,7 @@ def _mlops_without(module: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.parametrize(
     ("module", "extra"),
-    [("fastapi", "serve"), ("pandera", "pipeline"), ("distributed", "dask"), ("numpy", None)],
+    [("fastapi", "serve"), ("treelite", "fast"), ("distributed", "dask"), ("numpy", None)],
 )
 def test_each_optional_module_is_traced_to_the_smallest_extra_that_installs_it(
     module: str, extra: str | None
