@@ -47,10 +47,10 @@ def log(tmp_path: Path) -> Path:
     """Three requests in three files; times and a category that Arrow would take for times."""
     folder = tmp_path / "collected"
     first = [
-        {"carrier": "AA", "distance": 100, "day": "2013-06-15", "route": None},
-        {"carrier": None, "distance": 7, "day": "2013-06-16T08:00:00", "route": "JFK-LAX"},
+        {"shop": "AA", "amount": 100, "day": "2013-06-15", "region": None},
+        {"shop": None, "amount": 7, "day": "2013-06-16T08:00:00", "region": "north-south"},
     ]
-    second = [{"carrier": "UA", "distance": 250.5, "day": "2013-06-15", "route": None}]
+    second = [{"shop": "UA", "amount": 250.5, "day": "2013-06-15", "region": None}]
     _collect(
         folder,
         collector.PREDICTIONS,
@@ -78,8 +78,8 @@ def test_every_field_is_read_as_written(log: Path) -> None:
     ]
     assert pd.isna(rows["event_time"][0])  # the first request sent none
     assert rows["inputs.day"].tolist()[:3] == ["2013-06-15", "2013-06-16T08:00:00", "2013-06-15"]
-    assert rows["inputs.distance"].dtype == "float64"  # integers in one file, fractions in another
-    assert rows["inputs.distance"].tolist() == [100.0, 7.0, 250.5, 100.0, 7.0]
+    assert rows["inputs.amount"].dtype == "float64"  # integers in one file, fractions in another
+    assert rows["inputs.amount"].tolist() == [100.0, 7.0, 250.5, 100.0, 7.0]
     assert rows["row"].dtype == "int64"
 
 
@@ -104,9 +104,9 @@ def test_the_latest_label_of_each_collected_row_is_written(log: Path, tmp_path: 
     }
     labelled = pd.read_parquet(output).set_index(labels.KEY)
     assert labelled[LABEL].to_dict() == {("q0", 1): 1, ("q1", 0): 1}
-    assert labelled.loc[("q1", 0), "carrier"] == "UA"
+    assert labelled.loc[("q1", 0), "shop"] == "UA"
     assert labelled.loc[("q1", 0), "predicted_probability"] == 0.0
-    assert {"predicted_label", "model_version", "event_time", "route"} <= set(labelled.columns)
+    assert {"predicted_label", "model_version", "event_time", "region"} <= set(labelled.columns)
 
 
 def test_nothing_collected_joins_to_nothing(tmp_path: Path) -> None:

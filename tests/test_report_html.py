@@ -29,8 +29,8 @@ from mlops.monitoring.windows import WindowSummary
 
 SVG = "{http://www.w3.org/2000/svg}"
 CHROMIUM = shutil.which("chromium")
-LAYOUT = logs.LogLayout(["origin"], ["temp", "pressure"], "M")
-KINDS = {"origin": CATEGORICAL, "temp": NUMERIC, "pressure": NUMERIC}
+LAYOUT = logs.LogLayout(["site"], ["temp", "pressure"], "M")
+KINDS = {"site": CATEGORICAL, "temp": NUMERIC, "pressure": NUMERIC}
 SMALL_ROWS = 12
 
 
@@ -42,7 +42,7 @@ def _rows(count: int, seed: int, month: str, temp: float = 15.0, dead: bool = Fa
     return pd.DataFrame(
         {
             logs.TIME: pd.Timestamp(f"{month}-01", tz="UTC") + seconds,
-            "origin": rng.choice(["EWR", "JFK", "LGA"], count),
+            "site": rng.choice(["north", "south", "east"], count),
             "temp": rng.normal(temp, 8, count).round(1),
             "pressure": np.full(count, np.nan) if dead else pressure,
             logs.SCORE: rng.random(count),
@@ -89,7 +89,7 @@ def report() -> dict[str, Any]:
         "performance": {
             "holdout": baseline.holdout,
             "windows": monitor.live_performance(
-                list(windows.values()), 0.5, EvaluateParams(slices=["origin"], min_slice_rows=100)
+                list(windows.values()), 0.5, EvaluateParams(slices=["site"], min_slice_rows=100)
             ),
         },
         "decision": monitor.decide(judged, settings),

@@ -18,14 +18,14 @@ from mlops.schema import (
 
 SCHEMA = """
 tables:
-  flights:
+  orders:
     columns:
-      carrier: {dtype: str, isin: [AA, UA]}
-      dest: {dtype: str, regex: "^[A-Z]{3}$"}
+      shop: {dtype: str, isin: [AA, UA]}
+      code: {dtype: str, regex: "^[A-Z]{3}$"}
       month: {dtype: int64, min: 1, max: 12}
-      distance: {dtype: float64, min: 1, max: 6000}
+      amount: {dtype: float64, min: 1, max: 6000}
 """
-VALID = {"carrier": "AA", "dest": "JFK", "month": "1", "distance": "1"}
+VALID = {"shop": "AA", "code": "ABC", "month": "1", "amount": "1"}
 
 
 @pytest.fixture
@@ -38,11 +38,11 @@ def schema_file(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("column", "values"),
     [
-        ("carrier", ["AA", "ZZ", "UA", "aa"]),
-        ("dest", ["JFK", "lax", "LAXX", "SFO"]),
+        ("shop", ["AA", "ZZ", "UA", "aa"]),
+        ("code", ["ABC", "abc", "ABCD", "XYZ"]),
         ("month", ["7", "13", "0", "12"]),
         ("month", ["7", "x", "7.5"]),  # not integers (validate checks their range once fixed)
-        ("distance", ["1", "0.5", "6001", "250.5"]),
+        ("amount", ["1", "0.5", "6001", "250.5"]),
     ],
 )
 def test_the_values_monitoring_flags_are_the_rows_validate_refuses(
@@ -52,7 +52,7 @@ def test_the_values_monitoring_flags_are_the_rows_validate_refuses(
     flagged = breaking_values(column, column_contracts(schema_file)[column], pd.Series(values))
     rows = pd.DataFrame([VALID] * len(values)).assign(**{column: values})
     with pytest.raises(SchemaErrors) as refused:
-        DataSchema.load(schema_file).tables["flights"].validate(rows, lazy=True)
+        DataSchema.load(schema_file).tables["orders"].validate(rows, lazy=True)
     cases = refused.value.failure_cases
     assert set(cases["column"]) == {column}
     assert sorted(set(cases["index"].dropna())) == [row for row, bad in enumerate(flagged) if bad]
@@ -66,6 +66,6 @@ def test_a_feature_keeps_its_column_limits_and_a_numeric_one_is_a_float(
     assert month == {"dtype": "int64", "nullable": True, "min": 1, "max": 12}
     assert feature_contract(contracts["month"], numeric=True)["dtype"] == "float64"
     assert feature_contract({}, numeric=False) == {"dtype": "str", "nullable": True}
-    production = production_columns(contracts, ["month"], ["distance"], None, "label")
+    production = production_columns(contracts, ["month"], ["amount"], None, "label")
     assert production["month"] == month
-    assert production["distance"] == feature_contract(contracts["distance"], numeric=True)
+    assert production["amount"] == feature_contract(contracts["amount"], numeric=True)

@@ -39,7 +39,6 @@ from mlops.serving import cluster, servable
 from mlops.tables import write_parquet
 
 PARTITION_ROWS = 50_000
-OUTPUTS = ("predicted_probability", "predicted_label", "model_version")
 
 
 @dataclass(frozen=True)
