@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -255,3 +258,24 @@ def test_null_is_accepted_exactly_where_training_had_missing_values(
     )
     assert refused.status_code == 422
     assert never_missing in refused.text
+
+
+@pytest.mark.slow
+def test_an_idle_keep_alive_connection_stays_open_past_a_pause(server: Server) -> None:
+    """A client's pooled connection survives a pause longer than uvicorn's default 5 s, so its
+    next request is not sent into a socket the server is closing (seen under load as
+    "Server disconnected without sending a response")."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("GET", "/v2/health/ready")
+        assert connection.getresponse().read() is not None
+        time.sleep(7)
+        assert connection.sock is not None
+        connection.sock.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nothing to read, and not the end of the stream
+            connection.sock.recv(1, socket.MSG_PEEK)
+        connection.sock.setblocking(True)
+        connection.request("GET", "/v2/health/ready")
+        assert connection.getresponse().status == 200
+    finally:
+        connection.close()

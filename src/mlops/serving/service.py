@@ -30,6 +30,12 @@ from mlops.serving.collector import Collector
 from mlops.serving.dependencies import ServiceState
 from mlops.serving.telemetry import Metrics, Observe
 
+# How long an idle client connection stays open: longer than the proxies in front keep theirs
+# (ingress-nginx 60 s, cloud load balancers 60 s). With uvicorn's 5 s, a client that paused
+# (a busy machine, a proxy's pooled connection) sent its next request as the server closed
+# the socket, and that request failed with "Server disconnected without sending a response".
+KEEP_ALIVE_S = 75
+
 log = logging.getLogger(__name__)
 TOKEN_ENV = "MLOPS_API_TOKEN"
 
@@ -116,4 +122,11 @@ def serve(settings: Settings, host: str, port: int) -> None:
     # garbage collector's full passes, which walked it all amid requests: 110 ms each.
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_S,
+    )
