@@ -130,6 +130,21 @@ def test_the_wait_returns_only_after_the_reload_to_the_pinned_model(
     assert last.endswith(f"version {version} sha256 {sha} (3/3)")
 
 
+def test_a_model_already_served_is_confirmed_without_the_long_interval(
+    server: Server, folders: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The confirming polls come every second, not every ``interval``: a release whose model
+    already serves waits about two seconds, where three 60-second polls would take two minutes."""
+    stderr = progress(monkeypatch)
+    version, sha = pinned(folders["old"])
+    answer = rollout.wait_for_rollout(
+        server.url, version, sha, timeout=30, interval=60, token=TOKEN
+    )
+    assert answer["model_sha256"] == sha
+    assert answer["seconds"] < 30  # the 60 s interval never ran: the deadline would have failed it
+    assert stderr.getvalue().splitlines()[-1].endswith("(3/3)")
+
+
 def test_the_wait_fails_in_time_while_the_old_model_serves(
     server: Server, folders: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,7 +8,10 @@ open to probes. Both must match: the same version with other bytes is another mo
 
 Behind a Kubernetes Service each poll reaches one pod, and mid-rollout some pods still run the
 old model: one matching answer does not mean the rollout is done. The wait returns only after
-``settled`` polls in a row saw the pinned model.
+``settled`` polls in a row saw the pinned model. Each poll reaches a pod the Service picks, so
+the confirming polls need no long pause between them: after a match they come every
+``CONFIRM_INTERVAL_S``, and a release whose model is already served waits seconds, not
+``settled`` intervals.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from mlops.errors import MlopsError
 MODEL_INFO = "mlops_model_info"
 REQUEST_TIMEOUT_S = 10.0
 SETTLED_POLLS = 3
+CONFIRM_INTERVAL_S = 1.0
 
 
 class Served(NamedTuple):
@@ -58,9 +62,9 @@ def wait_for_rollout(
     token: str | None = None,
     settled: int = SETTLED_POLLS,
 ) -> dict[str, Any]:
-    """Poll every ``interval`` seconds until ``settled`` polls in a row saw the service serve
-    ``version`` with the folder hash ``model_sha256``, one line per poll on stderr (what it
-    saw), and return what it serves.
+    """Poll every ``interval`` seconds (every ``CONFIRM_INTERVAL_S`` once one matched) until
+    ``settled`` polls in a row saw the service serve ``version`` with the folder hash
+    ``model_sha256``, one line per poll on stderr (what it saw), and return what it serves.
 
     After ``timeout`` seconds an ``MlopsError`` names what was expected and what was last seen.
     """
@@ -91,9 +95,10 @@ def wait_for_rollout(
                 "model_sha256": wanted.sha256,
                 "seconds": round(waited, 1),
             }
-        if time.monotonic() + interval > deadline:
+        pause = min(interval, CONFIRM_INTERVAL_S) if in_a_row else interval
+        if time.monotonic() + pause > deadline:
             raise MlopsError(
                 f"{base} did not serve version {version} sha256 {wanted.sha256} "
                 f"within {timeout:g} s; last seen: {last}"
             )
-        time.sleep(interval)
+        time.sleep(pause)
