@@ -14,6 +14,7 @@ from mlops.data.data_import import DataImportError, import_files
 from mlops.pipeline.metrics import SliceColumnError, by_slice
 from mlops.schema import SchemaViolationError
 from mlops.tables import RawFileError, read_csv
+from mlops.task import Predictions, Task
 
 SCHEMA = """\
 tables:
@@ -109,15 +110,15 @@ def test_a_column_recorded_from_mid_year_passes_but_one_never_recorded_fails(
     assert "entirely null" in str(raised.value)
 
 
-def _scored(rows: int) -> tuple[np.ndarray, np.ndarray]:
+def _scored(rows: int) -> tuple[np.ndarray, Predictions]:
     labels = np.arange(rows) % 2
-    return labels, np.linspace(0.1, 0.9, rows)
+    return labels, Predictions(Task.BINARY, np.linspace(0.1, 0.9, rows), 0.5)
 
 
 def test_missing_slice_values_form_their_own_slice() -> None:
     frame = pd.DataFrame({"origin": ["JFK", None, "EWR", "JFK", np.nan, "EWR"]})
     labels, scores = _scored(len(frame))
-    slices = by_slice(frame, labels, scores, 0.5, ["origin"], min_rows=2)
+    slices = by_slice(frame, labels, scores, ["origin"], min_rows=2)
     assert list(slices["origin"]) == ["(missing)", "EWR", "JFK"]
     assert slices["origin"]["(missing)"]["rows"] == 2
 
@@ -126,7 +127,7 @@ def test_a_slice_column_not_in_the_frame_is_named_with_the_columns_there() -> No
     frame = pd.DataFrame({"shop": ["north", "south"], "region": ["a", "b"]})
     labels, scores = _scored(len(frame))
     with pytest.raises(SliceColumnError) as raised:
-        by_slice(frame, labels, scores, 0.5, ["shop", "airline"], min_rows=1)
+        by_slice(frame, labels, scores, ["shop", "airline"], min_rows=1)
     message = str(raised.value)
     assert "['airline']" in message
     assert "evaluate.slices" in message

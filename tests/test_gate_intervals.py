@@ -20,6 +20,7 @@ from mlops.config import EvidenceParams, GateParams
 from mlops.pipeline.metrics import by_slice, score
 from mlops.registry import bootstrap, gate
 from mlops.registry.gate_rules import decide
+from mlops.task import Predictions, Task
 
 ROWS = 4000
 METRICS = ("roc_auc", "pr_auc", "f1", "log_loss", "brier")
@@ -33,21 +34,19 @@ def holdout(rows: int = ROWS) -> pd.DataFrame:
     return pd.DataFrame({LABEL: (generator.random(rows) < 0.3).astype(int), "group": group})
 
 
-def predictions(labels: np.ndarray, noise: float, seed: int) -> bootstrap.Predictions:
+def predictions(labels: np.ndarray, noise: float, seed: int) -> Predictions:
     """Scores that rank positives higher, less well the larger ``noise``; rounded to 0.01."""
     generator = np.random.default_rng(seed)
     raw = 0.3 + 0.25 * (labels - 0.3) + generator.normal(0, noise, len(labels))
-    return bootstrap.Predictions(np.clip(raw, 0.01, 0.99).round(2), threshold=0.35)
+    return Predictions(Task.BINARY, np.clip(raw, 0.01, 0.99).round(2), threshold=0.35)
 
 
-def scored(
-    frame: pd.DataFrame, model: bootstrap.Predictions
-) -> tuple[dict[str, Any], bootstrap.Predictions]:
+def scored(frame: pd.DataFrame, model: Predictions) -> tuple[dict[str, Any], Predictions]:
     """A model's numbers as the gate records them, with its scores."""
     labels = frame[LABEL].to_numpy()
     summary = {
-        "metrics": score(labels, model.scores, model.threshold),
-        "slices": by_slice(frame, labels, model.scores, model.threshold, ["group"], 500),
+        "metrics": score(labels, model),
+        "slices": by_slice(frame, labels, model, ["group"], 500),
     }
     return summary, model
 
@@ -66,10 +65,10 @@ def test_a_resample_scores_every_metric_as_the_rows_it_drew() -> None:
             values = bootstrap.metric(name, labels, model, rows)(counts)
             for weights, value in zip(counts, values, strict=True):
                 drawn = np.repeat(rows, weights[rows].astype(int))
-                expected = score(labels[drawn], model.scores[drawn], model.threshold)[name]
+                expected = score(labels[drawn], model.rows(drawn))[name]
                 assert value == pytest.approx(expected, abs=1e-6), name
         whole = bootstrap.metric(name, labels, model, everything)(np.ones((1, ROWS)))
-        assert whole[0] == pytest.approx(score(labels, model.scores, 0.35)[name], abs=1e-6)
+        assert whole[0] == pytest.approx(score(labels, model)[name], abs=1e-6)
 
 
 def test_resamples_come_in_bounded_blocks_the_same_for_the_same_seed() -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from mlops.gitops import mermaid, pr_charts, pr_report
 from mlops.pipeline import metrics, plots
+from mlops.task import Predictions, Task
 from tests.conftest import run
 
 BASE = "base"
@@ -67,14 +68,15 @@ def _evaluate(repo: Path, separation: float) -> dict[str, float]:
     labels = rng.integers(0, 2, 2000)
     scores = 1 / (1 + np.exp(-(separation * (labels - 0.5) + rng.normal(0, 1, len(labels)))))
     frame = pd.DataFrame({"group": np.where(np.arange(len(labels)) % 5 < 3, "a", "b")})
-    overall = metrics.score(labels, scores, 0.5)
+    predicted = Predictions(Task.BINARY, scores, 0.5)
+    overall = metrics.score(labels, predicted)
     reports = repo / "reports"
     (reports / "plots").mkdir(parents=True, exist_ok=True)
-    for name, points in plots.curves(labels, scores, 200, 10).items():
+    for name, points in plots.curves(labels, predicted, 200, 10).items():
         (reports / "plots" / f"{name}.json").write_text(json.dumps(points))
     files = {
         "metrics.json": overall,
-        "slices.json": metrics.by_slice(frame, labels, scores, 0.5, ["group"], 100),
+        "slices.json": metrics.by_slice(frame, labels, predicted, ["group"], 100),
         "profile.json": {"model_size_bytes": 1000},
         "data_quality.json": {
             "tables": {"t": {"rows_in": 2000, "duplicates_removed": 0, "rows_out": 2000}}

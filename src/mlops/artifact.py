@@ -20,6 +20,7 @@ import pandas as pd
 from mlops import columns
 from mlops.errors import MlopsError
 from mlops.tables import write_atomically, write_json
+from mlops.task import Predictions, Task, predict
 
 if TYPE_CHECKING:  # loading a model needs skops and scikit-learn; reading its files does not
     from sklearn.pipeline import Pipeline
@@ -57,14 +58,40 @@ class UntrustedModelError(MlopsError):
     """A model file holds a type that is not in ``TRUSTED_TYPES``."""
 
 
+class TaskNotServedError(MlopsError):
+    """A part of the platform that handles binary models only, so far, got another task's."""
+
+
+def binary_threshold(metadata: dict[str, Any], part: str) -> float:
+    """A binary model's decision threshold, for ``part``: the service, batch scoring and
+    monitoring handle binary models only so far, and say so of any other."""
+    task = Task(metadata.get("task", Task.BINARY))
+    if task is not Task.BINARY:
+        raise TaskNotServedError(f"{part} handles binary models so far; this is a {task} model")
+    return float(metadata["threshold"])
+
+
 @dataclass(frozen=True)
 class ModelArtifact:
     pipeline: Pipeline
     metadata: dict[str, Any]
 
     @property
-    def threshold(self) -> float:
-        return float(self.metadata["threshold"])
+    def task(self) -> Task:
+        return Task(self.metadata.get("task", Task.BINARY))  # models before tasks: binary
+
+    @property
+    def threshold(self) -> float | None:
+        """A binary model's decision threshold; None for other tasks."""
+        value = self.metadata.get("threshold")
+        return None if value is None else float(value)
+
+    def predictions(self, inputs: pd.DataFrame) -> Predictions:
+        """The model's predictions of ``inputs`` (``inputs(frame)``), in its task's form."""
+        values = predict(self.task, self.pipeline, inputs)
+        return Predictions(
+            self.task, values, self.threshold, tuple(self.metadata.get("classes", ()))
+        )
 
     def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The columns this model was trained on, typed as it expects: older models keep

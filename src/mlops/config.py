@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlops.errors import MlopsError
+from mlops.task import METRICS, PRIMARY, Task
 
 PARAMS_FILE = Path("params.yaml")
 SCHEMA_FILE = Path("schema.yaml")
@@ -119,11 +120,12 @@ class SearchParams(_Section):
 
 
 class TrainParams(_Section):
-    estimator: Literal["hist_gradient_boosting", "logistic_regression"]
+    estimator: Literal["hist_gradient_boosting", "logistic_regression", "ridge"]
     seed: int = 42
-    threshold: Literal["max_f1"] | float = "max_f1"
+    threshold: Literal["max_f1"] | float = "max_f1"  # binary only
     hist_gradient_boosting: dict[str, Any] = Field(default_factory=dict)
     logistic_regression: dict[str, Any] = Field(default_factory=dict)
+    ridge: dict[str, Any] = Field(default_factory=dict)
     search: SearchParams = SearchParams()
 
     @property
@@ -159,7 +161,7 @@ class EvidenceParams(_Section):
 
 
 class GateParams(_Section):
-    primary: Literal["roc_auc", "pr_auc", "f1", "log_loss", "brier"] = "roc_auc"
+    primary: str = PRIMARY[Task.BINARY]  # Params sets the task's own when params.yaml names none
     floors: dict[str, float] = Field(default_factory=dict)
     ceilings: dict[str, float] = Field(default_factory=dict)
     evidence: EvidenceParams = EvidenceParams()
@@ -220,6 +222,7 @@ class LifecycleParams(_Section):
 
 
 class Params(_Section):
+    task: Task = Task.BINARY
     data: DataParams
     validate_: ValidateParams = Field(default=ValidateParams(), alias="validate")
     features: FeatureParams
@@ -233,6 +236,48 @@ class Params(_Section):
     gitops: GitOpsParams = GitOpsParams()
     lifecycle: LifecycleParams = LifecycleParams()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _the_tasks_primary_metric(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("task", Task.BINARY) not in set(Task):
+            return data  # the field's own validation says what is wrong
+        gate = data.get("gate") or {}
+        if "primary" in gate:
+            return data
+        return {**data, "gate": {**gate, "primary": PRIMARY[Task(data.get("task", Task.BINARY))]}}
+
+    @model_validator(mode="after")
+    def _metrics_of_the_task(self) -> Params:
+        metrics = METRICS[self.task]
+        named = {
+            "gate.primary": [self.gate.primary],
+            "gate.floors": list(self.gate.floors),
+            "gate.ceilings": list(self.gate.ceilings),
+        }
+        for knob, names in named.items():
+            unknown = [name for name in names if name not in metrics]
+            if unknown:
+                raise ValueError(
+                    f"{knob} names {unknown}, not metrics of a {self.task} task: {sorted(metrics)}"
+                )
+        wrong_way = [n for n in self.gate.floors if not metrics[n].higher_is_better] + [
+            n for n in self.gate.ceilings if metrics[n].higher_is_better
+        ]
+        if wrong_way:
+            raise ValueError(
+                f"{wrong_way}: a floor is for a metric where higher is better, a ceiling for "
+                "one where lower is better"
+            )
+        target = self.features.target
+        if self.task is not Task.BINARY and (
+            target.threshold is not None or target.positive is not None
+        ):
+            raise ValueError(
+                f"features.target: threshold and positive make a 0/1 label; a {self.task} task "
+                "predicts the column's own values: remove them, or set task: binary"
+            )
+        return self
+
     @model_validator(mode="after")
     def _a_time_split_needs_time(self) -> Params:
         if self.split.method == "time" and self.data.time_column is None:
@@ -241,6 +286,12 @@ class Params(_Section):
                 "orders rows in time, or use split.method random or group"
             )
         return self
+
+    def label_rule(self) -> str:
+        """What the model predicts, in words, for metadata, model cards and reports."""
+        if self.task is Task.BINARY:
+            return self.features.target.describe()
+        return f"{self.features.target.column} ({self.task})"
 
     @property
     def context(self) -> list[str]:

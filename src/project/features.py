@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from mlops.config import DataParams, FeatureParams
+from mlops.config import FeatureParams, Params
 from mlops.data.target import add_label
 
 
@@ -33,11 +33,11 @@ def add_datetime_parts(frame: pd.DataFrame, params: FeatureParams) -> pd.DataFra
     return frame
 
 
-def build(tables: dict[str, pd.DataFrame], data: DataParams, params: FeatureParams) -> pd.DataFrame:
+def build(tables: dict[str, pd.DataFrame], params: Params) -> pd.DataFrame:
     """The model frame: every raw, joined and derived column, and the label.
 
     Columns beyond today's feature lists stay, so a model trained with other lists (the one in
     production, say) can still be scored on the same rows.
     """
-    frame = join_lookups(tables[data.table], tables, params)
-    return add_label(add_datetime_parts(frame, params), params).reset_index(drop=True)
+    frame = join_lookups(tables[params.data.table], tables, params.features)
+    return add_label(add_datetime_parts(frame, params.features), params).reset_index(drop=True)

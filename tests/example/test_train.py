@@ -12,6 +12,7 @@ from mlops.data import featurize, validate
 from mlops.pipeline import reference
 from mlops.pipeline.search import search
 from mlops.pipeline.train import max_f1_threshold
+from mlops.task import Predictions, Task
 
 
 def test_max_f1_threshold_is_the_best_cut() -> None:
@@ -50,7 +51,7 @@ def test_search_tries_candidates_with_time_ordered_folds(train_part, params: Par
             )
         }
     )
-    best, trials = search(inputs, labels, settings, params.features)
+    best, trials = search(inputs, labels, params.model_copy(update={"train": settings}))
     assert len(trials) == 2
     assert {trial["params"]["max_iter"] for trial in trials} == {20, 40}
     assert best == max(trials, key=lambda trial: trial["roc_auc"])["params"]
@@ -64,12 +65,13 @@ def test_search_stops_at_its_time_budget(train_part, params: Params) -> None:
         }
     )
     with pytest.raises(RuntimeError, match="budget ended before the first candidate"):
-        search(inputs, labels, settings, params.features)
+        search(inputs, labels, params.model_copy(update={"train": settings}))
 
 
 def test_reference_profile_describes_every_input(train_part, params: Params) -> None:
     inputs, _ = train_part
-    profile = reference.build(inputs, params.features.categorical, np.linspace(0, 1, len(inputs)))
+    scores = Predictions(Task.BINARY, np.linspace(0, 1, len(inputs)), 0.5)
+    profile = reference.build(inputs, params.features.categorical, scores)
     assert set(profile["features"]) == set(params.features.names)
     carrier = profile["features"]["carrier"]
     assert sum(carrier["values"].values()) + carrier["missing"] == len(inputs)

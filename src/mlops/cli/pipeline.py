@@ -34,9 +34,16 @@ def train_command(params: ParamsOption = PARAMS_FILE) -> None:
     from mlops.pipeline import train
 
     metadata = train.run(load_params(params))
+    decided = (
+        f", threshold {metadata['threshold']:.4f}"
+        if "threshold" in metadata
+        else f", classes {metadata['classes']}"
+        if "classes" in metadata
+        else ""
+    )
     console.print(
-        f"trained {metadata['estimator']} on {metadata['trained_on']['rows']} rows, "
-        f"threshold {metadata['threshold']:.4f}"
+        f"trained a {metadata['task']} {metadata['estimator']} on "
+        f"{metadata['trained_on']['rows']} rows{decided}"
     )
 
 

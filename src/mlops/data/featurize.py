@@ -38,12 +38,17 @@ def run(params: Params) -> dict[str, Any]:
     """Build the model frame and split it (``split.method``); returns the split summary."""
     tables = {path.stem: pd.read_parquet(path) for path in sorted(CLEAN_DIR.glob("*.parquet"))}
     production = tables.pop(PRODUCTION_TABLE, None)
-    frame = features.build(tables, params.data, params.features)
+    frame = features.build(tables, params)
     if production is not None:  # collected rows are features already: they join here
         frame = pd.concat([frame, production], ignore_index=True)
     for name in params.features.categorical:  # one form per category, as the model sees it
         frame[name] = columns.category_text(frame[name])
-    parts = split(frame, params.split, params.data.time_column, columns.LABEL)
+    parts = split(
+        frame,
+        params.split,
+        params.data.time_column,
+        columns.LABEL if params.task.classifies else None,
+    )
     summaries = {name: summary(part, params.data.time_column) for name, part in parts.items()}
     for name, part in parts.items():
         write_parquet(part, part_path(name))

@@ -1,8 +1,8 @@
 """Train / validation / holdout: the model is judged on rows it never learned from.
 
 ``split.method`` in ``params.yaml`` says how: by time (the holdout is the most recent rows, so
-no future leaks into training), at random stratified by the label, or by group (every row of
-a customer, a store, a patient stays in one part).
+no future leaks into training), at random (stratified by the label when it is a class), or by
+group (every row of a customer, a store, a patient stays in one part).
 """
 
 from __future__ import annotations
@@ -44,16 +44,24 @@ def _shares(params: SplitParams) -> tuple[float, float]:
     return params.holdout_share, params.validation_share / (1 - params.holdout_share)
 
 
-def random_split(frame: pd.DataFrame, label: str, params: SplitParams) -> dict[str, pd.DataFrame]:
-    """Shares of rows drawn with the seed, each part with the label's positive rate (rows keep
-    the data's order within a part)."""
+def random_split(
+    frame: pd.DataFrame, label: str | None, params: SplitParams
+) -> dict[str, pd.DataFrame]:
+    """Shares of rows drawn with the seed, each part with the classes' shares when ``label``
+    names a class column (rows keep the data's order within a part)."""
     holdout_share, validation_share = _shares(params)
     try:
         rest, holdout = train_test_split(
-            frame, test_size=holdout_share, stratify=frame[label], random_state=params.seed
+            frame,
+            test_size=holdout_share,
+            stratify=frame[label] if label else None,
+            random_state=params.seed,
         )
         train, validation = train_test_split(
-            rest, test_size=validation_share, stratify=rest[label], random_state=params.seed
+            rest,
+            test_size=validation_share,
+            stratify=rest[label] if label else None,
+            random_state=params.seed,
         )
     except ValueError as error:  # too few rows of a class to stratify
         raise SplitError(f"split.method random: {error}") from None
@@ -84,9 +92,10 @@ def group_split(frame: pd.DataFrame, params: SplitParams) -> dict[str, pd.DataFr
 
 
 def split(
-    frame: pd.DataFrame, params: SplitParams, time_column: str | None, label: str
+    frame: pd.DataFrame, params: SplitParams, time_column: str | None, label: str | None
 ) -> dict[str, pd.DataFrame]:
-    """The three parts by ``params.method``; none may be empty."""
+    """The three parts by ``params.method``; none may be empty. ``label``: the class column a
+    random split keeps the shares of (None for a regression's numbers)."""
     if params.method == "time":
         assert time_column is not None  # Params checks this at load
         parts = time_split(frame, time_column, params)

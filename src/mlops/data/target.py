@@ -1,31 +1,55 @@
-"""The label: observed target values turned into 0/1 by the rule ``features.target`` sets (a
-threshold, a positive class, or a column that holds 0/1 already), with an error that shows
-the values when the rule does not fit the column."""
+"""The label: what a model learns to predict from the observed target values.
+
+A binary task turns them into 0/1 by the rule ``features.target`` sets (a threshold, a positive
+class, or a column that holds 0/1 already); a multiclass task keeps each value as its class,
+as text (``columns.category_text``: the class ``3`` is the same in a CSV and a request); a
+regression predicts the numbers themselves. An error shows the values when the column does not
+fit.
+"""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from mlops.columns import LABEL, category_text, category_value
-from mlops.config import FeatureParams, TargetParams
+from mlops.config import Params, TargetParams
 from mlops.errors import MlopsError
+from mlops.task import Task
 
 EXAMPLES = 5
 
 
 class LabelError(MlopsError):
-    """The target column cannot give a 0/1 label with the rule ``features.target`` sets."""
+    """The target column cannot give the task's label (0/1 by the rule ``features.target``
+    sets, or a number for a regression)."""
 
 
 def _examples(values: pd.Series) -> list[str]:
     return [str(value) for value in values.drop_duplicates().head(EXAMPLES)]
 
 
-def label(values: pd.Series, target: TargetParams) -> pd.Series:
-    """The 0/1 label of observed target values, by the rule ``features.target`` sets."""
+def _is_number(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
+def label(values: pd.Series, target: TargetParams, task: Task = Task.BINARY) -> pd.Series:
+    """The label of observed target values: 0/1 (int8), the class (text) or the number."""
+    if task is Task.MULTICLASS:
+        return category_text(values).astype(object)
+    if task is Task.REGRESSION:
+        if not _is_number(values):
+            raise LabelError(
+                f"features.target: a regression predicts numbers, but column {target.column!r} "
+                f"holds {_examples(values)}: set task: binary or multiclass"
+            )
+        return values.astype("float64")
+    return _binary(values, target).astype("int8")
+
+
+def _binary(values: pd.Series, target: TargetParams) -> pd.Series:
     name = f"features.target ({target.describe()})"
     if target.threshold is not None:
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        if not _is_number(values):
             raise LabelError(
                 f"{name}: column {target.column!r} holds text such as {_examples(values)}, not "
                 "numbers: set features.target.positive to the value of the positive class"
@@ -57,13 +81,14 @@ def label(values: pd.Series, target: TargetParams) -> pd.Series:
     return text.isin(["1", "True"])
 
 
-def add_label(frame: pd.DataFrame, params: FeatureParams) -> pd.DataFrame:
+def add_label(frame: pd.DataFrame, params: Params) -> pd.DataFrame:
     """The label column; rows with no target value (never observed) are dropped."""
-    if params.target.column not in frame:
+    target = params.features.target
+    if target.column not in frame:
         raise LabelError(
-            f"features.target.column {params.target.column!r} is not a column of the model "
+            f"features.target.column {target.column!r} is not a column of the model "
             f"frame; columns: {sorted(frame.columns)}"
         )
-    observed = frame[frame[params.target.column].notna()].copy()
-    observed[LABEL] = label(observed[params.target.column], params.target).astype("int8")
+    observed = frame[frame[target.column].notna()].copy()
+    observed[LABEL] = label(observed[target.column], target, params.task)
     return observed

@@ -101,4 +101,4 @@ def featurized_months(
     with contextlib.chdir(folder):  # the stage writes its outputs under the working directory
         validate.run(params, Path("schema.yaml"))
         tables = {p.stem: pd.read_parquet(p) for p in CLEAN_DIR.glob("*.parquet")}
-    return features.build(tables, params.data, params.features)
+    return features.build(tables, params)

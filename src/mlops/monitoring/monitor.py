@@ -62,7 +62,7 @@ class Baseline:
         return cls(
             metadata["features"],
             tuple(metadata.get("context", {})),
-            metadata["threshold"],
+            artifact.binary_threshold(metadata, "monitoring"),
             reference.distributions(profile),
             Distribution.from_json(profile["score"]),
             holdout,

@@ -9,6 +9,7 @@ import pandas as pd
 from mlops.columns import LABEL
 from mlops.monitoring import logs
 from mlops.pipeline import metrics
+from mlops.task import Predictions, Task
 
 
 def by_window(
@@ -25,11 +26,11 @@ def _window(
     name: str, rows: pd.DataFrame, threshold: float, slices: list[str], min_slice_rows: int
 ) -> dict[str, Any]:
     truth = rows[LABEL].to_numpy(dtype=int)
-    scores = rows[logs.SCORE].to_numpy(dtype=float)
+    scored = Predictions(Task.BINARY, rows[logs.SCORE].to_numpy(dtype=float), threshold)
     return {
         "window": name,
-        "metrics": metrics.score(truth, scores, threshold),
+        "metrics": metrics.score(truth, scored),
         "slices": metrics.by_slice(
-            rows, truth, scores, threshold, [c for c in slices if c in rows], min_slice_rows
+            rows, truth, scored, [c for c in slices if c in rows], min_slice_rows
         ),
     }

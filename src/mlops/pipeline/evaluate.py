@@ -12,8 +12,9 @@ from mlops.config import Params
 from mlops.data.featurize import part_path
 from mlops.paths import IMPORTANCE_JSON, METRICS_JSON, MODEL_DIR, PLOTS_DIR, SLICES_JSON
 from mlops.pipeline import plots
-from mlops.pipeline.metrics import by_slice, score
+from mlops.pipeline.metrics import by_slice, per_class_roc_auc, score
 from mlops.tables import write_atomically, write_json
+from mlops.task import METRICS, Task
 
 
 def _importance(pipeline: Any, inputs: pd.DataFrame, labels: pd.Series, params: Params) -> dict:
@@ -23,7 +24,7 @@ def _importance(pipeline: Any, inputs: pd.DataFrame, labels: pd.Series, params: 
         pipeline,
         sample,
         labels.loc[sample.index],
-        scoring="roc_auc",
+        scoring=METRICS[params.task][params.gate.primary].scorer,
         n_repeats=settings.n_repeats,
         random_state=params.train.seed,
     )
@@ -41,18 +42,18 @@ def run(params: Params) -> dict[str, float]:
     holdout = pd.read_parquet(part_path("holdout"))
     inputs = model.inputs(holdout)
     labels = holdout[columns.LABEL].to_numpy()
-    scores = model.pipeline.predict_proba(inputs)[:, 1]
-    overall = {**score(labels, scores, model.threshold), "threshold": round(model.threshold, 6)}
+    predicted = model.predictions(inputs)
+    overall = score(labels, predicted)
+    if model.threshold is not None:
+        overall["threshold"] = round(model.threshold, 6)
+    if model.task is Task.MULTICLASS:  # flat, as DVC compares metrics: roc_auc[class]
+        per_class = per_class_roc_auc(labels, predicted)
+        overall.update({f"roc_auc[{name}]": value for name, value in per_class.items()})
     slices = by_slice(
-        holdout,
-        labels,
-        scores,
-        model.threshold,
-        params.evaluate.slices,
-        params.evaluate.min_slice_rows,
+        holdout, labels, predicted, params.evaluate.slices, params.evaluate.min_slice_rows
     )
     curves = plots.curves(
-        labels, scores, params.evaluate.curve_points, params.evaluate.calibration_bins
+        labels, predicted, params.evaluate.curve_points, params.evaluate.calibration_bins
     )
     importance = _importance(model.pipeline, inputs, holdout[columns.LABEL], params)
 
@@ -62,16 +63,13 @@ def run(params: Params) -> dict[str, float]:
     PLOTS_DIR.mkdir(parents=True, exist_ok=True)
     for name, points in curves.items():
         write_json(PLOTS_DIR / f"{name}.json", points)
-    confusion = pd.DataFrame(
-        {"actual": labels, "predicted": (scores >= model.threshold).astype(int)}
-    )
-    write_atomically(PLOTS_DIR / "confusion.csv", lambda tmp: confusion.to_csv(tmp, index=False))
+    if model.task.classifies:
+        confusion = pd.DataFrame({"actual": labels, "predicted": predicted.decisions()})
+        write_atomically(
+            PLOTS_DIR / "confusion.csv", lambda tmp: confusion.to_csv(tmp, index=False)
+        )
     plots.evaluation_png(
-        PLOTS_DIR / "evaluation.png",
-        labels,
-        scores,
-        model.threshold,
-        params.evaluate.calibration_bins,
+        PLOTS_DIR / "evaluation.png", labels, predicted, params.evaluate.calibration_bins
     )
-    plots.importance_png(PLOTS_DIR / "importance.png", importance)
+    plots.importance_png(PLOTS_DIR / "importance.png", importance, params.gate.primary)
     return overall

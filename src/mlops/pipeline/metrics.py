@@ -5,32 +5,83 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.metrics import (
+    accuracy_score,
     average_precision_score,
     brier_score_loss,
     f1_score,
     log_loss,
+    mean_absolute_error,
+    r2_score,
     roc_auc_score,
+    root_mean_squared_error,
 )
 
 from mlops.columns import category_text
 from mlops.errors import MlopsError
+from mlops.task import Predictions, Task
 
 
-def score(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
-    """ROC AUC, PR AUC, F1 at ``threshold``, log loss and Brier score, rounded for stable diffs."""
-    labels = np.asarray(labels)
+def _binary(labels: np.ndarray, predicted: Predictions) -> dict[str, float]:
+    scores = predicted.values
     both_classes = len(np.unique(labels)) == 2
-    values = {
-        "rows": len(labels),
+    return {
         "positive_rate": float(labels.mean()) if len(labels) else float("nan"),
         "roc_auc": roc_auc_score(labels, scores) if both_classes else float("nan"),
         "pr_auc": average_precision_score(labels, scores) if both_classes else float("nan"),
-        "f1": f1_score(labels, scores >= threshold, zero_division=0),
+        "f1": f1_score(labels, predicted.decisions(), zero_division=0),
         "log_loss": log_loss(labels, scores, labels=[0, 1]),
         "brier": brier_score_loss(labels, scores),
     }
+
+
+def _multiclass(labels: np.ndarray, predicted: Predictions) -> dict[str, float]:
+    classes, decided = list(predicted.classes), predicted.decisions()
+    every_class = set(labels) == set(classes)  # one-vs-rest AUC needs each class seen
+    return {
+        "macro_f1": f1_score(labels, decided, average="macro", labels=classes, zero_division=0),
+        "weighted_f1": f1_score(
+            labels, decided, average="weighted", labels=classes, zero_division=0
+        ),
+        "accuracy": accuracy_score(labels, decided),
+        "log_loss": log_loss(labels, predicted.values, labels=classes),
+        "roc_auc_ovr": (
+            roc_auc_score(labels, predicted.values, multi_class="ovr", labels=classes)
+            if every_class
+            else float("nan")
+        ),
+    }
+
+
+def _regression(labels: np.ndarray, predicted: Predictions) -> dict[str, float]:
+    values = predicted.values
+    return {
+        "mean_target": float(labels.mean()) if len(labels) else float("nan"),
+        "r2": r2_score(labels, values) if len(labels) > 1 else float("nan"),
+        "mae": mean_absolute_error(labels, values),
+        "rmse": root_mean_squared_error(labels, values),
+    }
+
+
+_BY_TASK = {Task.BINARY: _binary, Task.MULTICLASS: _multiclass, Task.REGRESSION: _regression}
+
+
+def score(labels: np.ndarray, predicted: Predictions) -> dict[str, float]:
+    """The task's metrics (``task.METRICS``) and a summary of the labels (the positive rate,
+    the mean target), rounded for stable diffs."""
+    labels = np.asarray(labels)
+    values = {"rows": len(labels), **_BY_TASK[predicted.task](labels, predicted)}
     return {
         name: value if name == "rows" else round(float(value), 6) for name, value in values.items()
+    }
+
+
+def per_class_roc_auc(labels: np.ndarray, predicted: Predictions) -> dict[str, float]:
+    """A multiclass model's one-vs-rest ROC AUC of each class seen with and without it."""
+    labels = np.asarray(labels)
+    return {
+        name: round(float(roc_auc_score(labels == name, predicted.values[:, column])), 6)
+        for column, name in enumerate(predicted.classes)
+        if 0 < (labels == name).sum() < len(labels)
     }
 
 
@@ -44,8 +95,7 @@ class SliceColumnError(MlopsError):
 def by_slice(
     frame: pd.DataFrame,
     labels: np.ndarray,
-    scores: np.ndarray,
-    threshold: float,
+    predicted: Predictions,
     columns: list[str],
     min_rows: int,
 ) -> dict[str, dict[str, dict[str, float]]]:
@@ -69,5 +119,5 @@ def by_slice(
         for value in sorted(set(values)):
             mask = values == value
             if mask.sum() >= min_rows:
-                slices[column][value] = score(labels[mask], scores[mask], threshold)
+                slices[column][value] = score(labels[mask], predicted.rows(mask))
     return slices

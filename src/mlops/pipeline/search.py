@@ -9,19 +9,22 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import ParameterSampler, TimeSeriesSplit, cross_val_score
 
-from mlops.config import FeatureParams, TrainParams
+from mlops.config import Params
 from mlops.progress import bar
+from mlops.task import METRICS
 from project.model import build_model
 
 
 def search(
-    inputs: pd.DataFrame, labels: pd.Series, params: TrainParams, features: FeatureParams
+    inputs: pd.DataFrame, labels: pd.Series, project: Params
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Best hyperparameters by mean ROC AUC over time-ordered folds, and every trial.
+    """Best hyperparameters by the gate's primary metric, averaged over time-ordered folds,
+    and every trial.
 
     ``inputs`` must be in time order: each fold validates on rows later than it trains on.
     Candidates are tried until ``n_candidates`` or ``time_budget_s`` runs out, whichever is first.
     """
+    params, metric = project.train, project.gate.primary
     settings = params.search
     candidates = list(
         ParameterSampler(settings.space, settings.n_candidates, random_state=params.seed)
@@ -35,21 +38,24 @@ def search(
             if time.monotonic() > deadline:
                 break
             scores = cross_val_score(
-                build_model(params, features, candidate),
+                build_model(params, project.features, candidate, task=project.task),
                 inputs,
                 labels,
                 cv=folds,
-                scoring="roc_auc",
+                scoring=METRICS[project.task][metric].scorer,
             )
+            if not METRICS[project.task][metric].higher_is_better:
+                scores = -scores  # scikit-learn's scorers negate a loss; the trial keeps it as is
             trials.append(
                 {
                     "params": candidate,
-                    "roc_auc": float(np.mean(scores)),
-                    "roc_auc_std": float(np.std(scores)),
+                    metric: float(np.mean(scores)),
+                    f"{metric}_std": float(np.std(scores)),
                 }
             )
             progress.advance(task)
     if not trials:
         raise RuntimeError("the search budget ended before the first candidate finished")
-    best = max(trials, key=lambda trial: trial["roc_auc"])
+    sign = 1 if METRICS[project.task][metric].higher_is_better else -1
+    best = max(trials, key=lambda trial: sign * trial[metric])
     return dict(best["params"]), trials

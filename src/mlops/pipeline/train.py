@@ -1,4 +1,5 @@
-"""Stage ``train``: fit the pipeline, pick the decision threshold, save the artifact."""
+"""Stage ``train``: fit the pipeline, pick a binary model's decision threshold, save the
+artifact."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from mlops.data.featurize import part_path
 from mlops.paths import MODEL_DIR
 from mlops.pipeline import reference
 from mlops.pipeline.search import search
+from mlops.task import Task, classes, predict
 from project.model import build_model
 
 
@@ -51,38 +53,45 @@ def input_types(params: Params, schema_file: Path) -> dict[str, dict[str, str]]:
     }
 
 
+def _threshold(pipeline: Any, inputs: pd.DataFrame, labels: pd.Series, params: Params) -> float:
+    if params.train.threshold != "max_f1":
+        return float(params.train.threshold)
+    return max_f1_threshold(labels.to_numpy(), predict(Task.BINARY, pipeline, inputs))
+
+
 def run(params: Params, schema_file: Path = SCHEMA_FILE) -> dict[str, Any]:
     """Train on the train part; returns the metadata written beside the model."""
     train_x, train_y, train_frame = _inputs_and_labels("train", params)
-    valid_x, valid_y, _ = _inputs_and_labels("validation", params)
     tuned: dict[str, Any] = {}
     trials: list[dict[str, Any]] = []
     if params.train.search.enabled:
-        tuned, trials = search(train_x, train_y, params.train, params.features)
-    pipeline = build_model(params.train, params.features, tuned).fit(train_x, train_y)
-    threshold = (
-        max_f1_threshold(valid_y.to_numpy(), pipeline.predict_proba(valid_x)[:, 1])
-        if params.train.threshold == "max_f1"
-        else float(params.train.threshold)
-    )
+        tuned, trials = search(train_x, train_y, params)
+    pipeline = build_model(params.train, params.features, tuned, task=params.task)
+    pipeline.fit(train_x, train_y)
+    by_task: dict[str, Any] = {}
+    if params.task is Task.BINARY:
+        valid_x, valid_y, _ = _inputs_and_labels("validation", params)
+        by_task["threshold"] = _threshold(pipeline, valid_x, valid_y, params)
+    if params.task is Task.MULTICLASS:
+        by_task["classes"] = classes(pipeline)
     types = input_types(params, schema_file)
     metadata = {
+        "task": str(params.task),
         "estimator": params.train.estimator,
         "hyperparameters": {**params.train.hyperparameters, **tuned},
-        "threshold": threshold,
+        **by_task,
         "features": {
             "categorical": params.features.categorical,
             "numeric": params.features.numeric,
         },
         "input_types": types["inputs"],
         "context": types["context"],
-        "label": params.features.target.describe(),
+        "label": params.label_rule(),
         "trained_on": featurize.summary(train_frame, params.data.time_column),
         "library_versions": {"scikit-learn": sklearn.__version__},
         "search_trials": trials,
     }
-    profile = reference.build(
-        train_x, params.features.categorical, pipeline.predict_proba(train_x)[:, 1]
-    )
+    predicted = artifact.ModelArtifact(pipeline, metadata).predictions(train_x)
+    profile = reference.build(train_x, params.features.categorical, predicted)
     artifact.save(MODEL_DIR, pipeline, metadata, profile)
     return metadata

@@ -11,7 +11,6 @@ resamples, never a Python loop per resample.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,20 +19,13 @@ import pandas as pd
 from mlops.columns import LABEL, category_text
 from mlops.config import EvidenceParams, GateParams
 from mlops.pipeline.metrics import MISSING_SLICE
-from mlops.registry.gate_rules import LOWER_IS_BETTER, gain, judged_slices
+from mlops.registry.gate_rules import judged_slices
+from mlops.task import Predictions, Task, gain, lower_is_better
 
 BLOCK = 50  # resamples per block: memory stays at a few BLOCK x rows float64 matrices
 
 # counts (resamples x all holdout rows) -> the metric on each resample
 Metric = Callable[[np.ndarray], np.ndarray]
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """One model's scores of the holdout rows, and its decision threshold (for F1)."""
-
-    scores: np.ndarray
-    threshold: float
 
 
 def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -66,38 +58,93 @@ def _ranking(name: str, labels: np.ndarray, scores: np.ndarray, rows: np.ndarray
     return metric
 
 
-def _per_row(name: str, labels: np.ndarray, model: Predictions, rows: np.ndarray) -> Metric:
-    """Log loss, Brier score or F1: weighted sums of one number per row."""
-    truth, scores = labels[rows].astype(float), model.scores[rows]
-    if name == "f1":
-        predicted = (scores >= model.threshold).astype(float)
-        missed = truth * (1 - predicted)
-        parts = np.column_stack([truth * predicted, (1 - truth) * predicted, missed])
-
-        def f1(counts: np.ndarray) -> np.ndarray:
-            tp, fp, fn = (counts[:, rows] @ parts).T
-            denominator = 2 * tp + fp + fn
-            return np.where(denominator > 0, _ratio(2 * tp, denominator), 0.0)
-
-        return f1
-    if name == "brier":
-        loss = (scores - truth) ** 2
-    else:
-        clipped = np.clip(scores, np.finfo(float).eps, 1 - np.finfo(float).eps)
-        loss = -(truth * np.log(clipped) + (1 - truth) * np.log(1 - clipped))
-
+def _weighted_mean(per_row: np.ndarray, rows: np.ndarray) -> Metric:
     def mean(counts: np.ndarray) -> np.ndarray:
         weights = counts[:, rows]
-        return _ratio(weights @ loss, weights.sum(axis=1))
+        return _ratio(weights @ per_row, weights.sum(axis=1))
 
     return mean
 
 
+def _f1(truth: np.ndarray, decided: np.ndarray, rows: np.ndarray, average: str) -> Metric:
+    """F1 from weighted true-positive, false-positive and false-negative counts: of class 1
+    (``binary``), or of each column of ``truth``/``decided`` (one per class) averaged over the
+    classes (``macro``) or by their weight in the rows (``weighted``); 0 where undefined, as
+    scikit-learn's ``zero_division=0``."""
+    parts = np.column_stack([truth * decided, (1 - truth) * decided, truth * (1 - decided)])
+    classes = truth.shape[1] if truth.ndim == 2 else 1
+
+    def f1(counts: np.ndarray) -> np.ndarray:
+        tp, fp, fn = np.split(counts[:, rows] @ parts, 3, axis=1)  # resamples x classes each
+        denominator = 2 * tp + fp + fn
+        per_class = np.where(denominator > 0, _ratio(2 * tp, denominator), 0.0)
+        if average == "weighted":
+            return _ratio((per_class * (tp + fn)).sum(axis=1), (tp + fn).sum(axis=1))
+        return per_class.sum(axis=1) / classes
+
+    return f1
+
+
+def _r2(truth: np.ndarray, values: np.ndarray, rows: np.ndarray) -> Metric:
+    """1 - residual / total sum of squares, both weighted: sums of per-row terms."""
+    terms = np.column_stack([(truth - values) ** 2, truth, truth**2, np.ones_like(truth)])
+
+    def r2(counts: np.ndarray) -> np.ndarray:
+        residual, total, squares, weight = (counts[:, rows] @ terms).T
+        return 1 - _ratio(residual, squares - _ratio(total**2, weight))
+
+    return r2
+
+
+def _one_hot(labels: np.ndarray, classes: tuple[str, ...]) -> np.ndarray:
+    return (labels[:, None] == np.asarray(classes, dtype=object)[None, :]).astype(float)
+
+
+def _multiclass(name: str, labels: np.ndarray, model: Predictions, rows: np.ndarray) -> Metric:
+    truth = _one_hot(labels[rows], model.classes)
+    decided = _one_hot(model.rows(rows).decisions(), model.classes)
+    if name in ("macro_f1", "weighted_f1"):
+        return _f1(truth, decided, rows, name.removesuffix("_f1"))
+    if name == "accuracy":
+        return _weighted_mean((truth * decided).sum(axis=1), rows)
+    if name == "roc_auc_ovr":  # the mean over classes of each against the rest
+        each = [
+            _ranking("roc_auc", labels == value, model.values[:, column], rows)
+            for column, value in enumerate(model.classes)
+        ]
+        return lambda counts: np.mean([one(counts) for one in each], axis=0)
+    chosen = (truth * model.values[rows]).sum(axis=1)  # log loss: the true class's probability
+    return _weighted_mean(-np.log(np.clip(chosen, np.finfo(float).eps, 1)), rows)
+
+
+def _regression(name: str, labels: np.ndarray, model: Predictions, rows: np.ndarray) -> Metric:
+    truth, values = labels[rows].astype(float), model.values[rows]
+    if name == "r2":
+        return _r2(truth, values, rows)
+    if name == "mae":
+        return _weighted_mean(np.abs(truth - values), rows)
+    squared = _weighted_mean((truth - values) ** 2, rows)
+    return lambda counts: np.sqrt(squared(counts))
+
+
+def _binary(name: str, labels: np.ndarray, model: Predictions, rows: np.ndarray) -> Metric:
+    if name in ("roc_auc", "pr_auc"):
+        return _ranking(name, labels, model.values, rows)
+    truth, scores = labels[rows].astype(float), model.values[rows]
+    if name == "f1":
+        return _f1(truth, model.rows(rows).decisions().astype(float), rows, "binary")
+    if name == "brier":
+        return _weighted_mean((scores - truth) ** 2, rows)
+    clipped = np.clip(scores, np.finfo(float).eps, 1 - np.finfo(float).eps)
+    return _weighted_mean(-(truth * np.log(clipped) + (1 - truth) * np.log(1 - clipped)), rows)
+
+
+_BY_TASK = {Task.BINARY: _binary, Task.MULTICLASS: _multiclass, Task.REGRESSION: _regression}
+
+
 def metric(name: str, labels: np.ndarray, model: Predictions, rows: np.ndarray) -> Metric:
     """``name`` on ``rows`` of every resample, as ``pipeline.metrics.score`` computes it once."""
-    if name in ("roc_auc", "pr_auc"):
-        return _ranking(name, labels, model.scores, rows)
-    return _per_row(name, labels, model, rows)
+    return _BY_TASK[model.task](name, labels, model, rows)
 
 
 def resamples(rows: int, settings: EvidenceParams) -> Iterator[np.ndarray]:
@@ -172,7 +219,7 @@ def evidence(
         their_scores,
         [np.arange(len(holdout)), *_slice_rows(holdout, judged)],
         settings,
-        name in LOWER_IS_BETTER,
+        lower_is_better(name),
     )
 
     def compared(mine: dict[str, Any], other: dict[str, Any], low: float, high: float) -> dict:

@@ -29,6 +29,7 @@ from mlops.registry import bootstrap, versions
 from mlops.registry.gate_rules import decide
 from mlops.serving import latency
 from mlops.tables import write_json, write_text
+from mlops.task import Predictions
 
 
 class GateError(MlopsError):
@@ -45,7 +46,7 @@ def _load(folder: Path) -> artifact.ModelArtifact:
         raise GateError(f"cannot load the model in {folder}: {error}") from error
 
 
-Scored = tuple[dict[str, Any], bootstrap.Predictions]
+Scored = tuple[dict[str, Any], Predictions]
 
 
 def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> Scored:
@@ -58,22 +59,17 @@ def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> Scored:
             f"the model in {folder} needs columns the holdout lacks: {error}"
         ) from error
     labels = holdout[LABEL].to_numpy()
-    scores = model.pipeline.predict_proba(inputs)[:, 1]
+    predicted = model.predictions(inputs)
     timing = latency.single_row(folder, inputs, params.profile.single_row_calls)
     summary = {
-        "metrics": score(labels, scores, model.threshold),
+        "metrics": score(labels, predicted),
         "slices": by_slice(
-            holdout,
-            labels,
-            scores,
-            model.threshold,
-            params.evaluate.slices,
-            params.gate.min_slice_rows,
+            holdout, labels, predicted, params.evaluate.slices, params.gate.min_slice_rows
         ),
         "p99_single_row_ms": timing["p99_ms"],
         "model_size_bytes": (folder / artifact.MODEL_FILE).stat().st_size,
     }
-    return summary, bootstrap.Predictions(scores, model.threshold)
+    return summary, predicted
 
 
 def _champion(holdout: pd.DataFrame, params: Params) -> Scored | None:
@@ -108,6 +104,12 @@ def run(params: Params) -> dict[str, Any]:
     summary, scores = _score(MODEL_DIR, holdout, params)
     candidate = {"model_md5": md5, **summary}
     scored = _champion(holdout, params)
+    if scored and scored[1].task is not scores.task:
+        raise GateError(
+            f"the model in production is a {scored[1].task} model and the candidate a "
+            f"{scores.task} one: the gate compares like with like. A new task is a new model "
+            "line: give it its own registry (gto.yaml) or retire the old one first"
+        )
     champion = scored[0] if scored else None
     evidence = (
         bootstrap.evidence(holdout, (candidate, scores), scored, params.gate) if scored else None

@@ -13,8 +13,6 @@ import pandas as pd
 
 from mlops.config import GateParams
 
-LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
-
 
 @dataclass(frozen=True)
 class Rule:
@@ -24,11 +22,6 @@ class Rule:
     passed: bool
     candidate: float | None = None
     champion: float | None = None
-
-
-def gain(metric: str, candidate: float, champion: float) -> float:
-    """How much better the candidate is; positive is better whatever the metric's direction."""
-    return champion - candidate if metric in LOWER_IS_BETTER else candidate - champion
 
 
 def judged_slices(

@@ -54,7 +54,8 @@ class Scorer:
     def load(cls, folder: Path) -> Scorer:
         model = artifact.load(folder)
         version = artifact.digest(folder)[:12]  # as the service names it
-        return cls(model.pipeline, model.metadata["features"], model.threshold, version)
+        threshold = artifact.binary_threshold(model.metadata, "batch scoring")
+        return cls(model.pipeline, model.metadata["features"], threshold, version)
 
     def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:
         scored = chunk.reset_index(drop=True)

@@ -54,7 +54,7 @@ async def _score(
         probabilities = await run_in_threadpool(model.probabilities, records)
     else:
         probabilities = model.probabilities(records)
-    labels = (probabilities >= model.artifact.threshold).astype(int)
+    labels = (probabilities >= cast(float, model.artifact.threshold)).astype(int)  # binary: load
     state.metrics.scored(probabilities)
     collector = state.collector
     if collector and collector.sampled():

@@ -124,6 +124,7 @@ def load(
         )
     try:
         loaded = artifact.load(location.folder)
+        artifact.binary_threshold(loaded.metadata, "mlops serve")
         profile = artifact.reference(location.folder)
         fast, difference = _fast_path(loaded, profile, parity_data)
         missing = frozenset(name for name, doc in profile["features"].items() if doc["missing"])
