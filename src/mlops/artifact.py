@@ -58,19 +58,6 @@ class UntrustedModelError(MlopsError):
     """A model file holds a type that is not in ``TRUSTED_TYPES``."""
 
 
-class TaskNotServedError(MlopsError):
-    """A part of the platform that handles binary models only, so far, got another task's."""
-
-
-def binary_threshold(metadata: dict[str, Any], part: str) -> float:
-    """A binary model's decision threshold, for ``part``: the service, batch scoring and
-    monitoring handle binary models only so far, and say so of any other."""
-    task = Task(metadata.get("task", Task.BINARY))
-    if task is not Task.BINARY:
-        raise TaskNotServedError(f"{part} handles binary models so far; this is a {task} model")
-    return float(metadata["threshold"])
-
-
 @dataclass(frozen=True)
 class ModelArtifact:
     pipeline: Pipeline
@@ -86,12 +73,15 @@ class ModelArtifact:
         value = self.metadata.get("threshold")
         return None if value is None else float(value)
 
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """A multiclass model's classes, in the order of its probability columns."""
+        return tuple(self.metadata.get("classes", ()))
+
     def predictions(self, inputs: pd.DataFrame) -> Predictions:
         """The model's predictions of ``inputs`` (``inputs(frame)``), in its task's form."""
         values = predict(self.task, self.pipeline, inputs)
-        return Predictions(
-            self.task, values, self.threshold, tuple(self.metadata.get("classes", ()))
-        )
+        return Predictions(self.task, values, self.threshold, self.classes)
 
     def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The columns this model was trained on, typed as it expects: older models keep

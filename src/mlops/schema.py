@@ -12,6 +12,7 @@ import pandas as pd
 import yaml
 
 from mlops.errors import MlopsError
+from mlops.task import Task
 
 if TYPE_CHECKING:  # pandera is the pipeline's: the service reads the contracts, not the checks
     import pandera.pandas as pa
@@ -86,6 +87,14 @@ def _allowed(name: str, spec: dict[str, Any]) -> list[Any]:
     return [str(value) for value in values]
 
 
+# The label a collected row carries, by task: 0/1, the class as text, the number.
+LABEL_CONTRACTS: dict[Task, dict[str, Any]] = {
+    Task.BINARY: {"dtype": "int64", "min": 0, "max": 1},
+    Task.MULTICLASS: {"dtype": "str"},
+    Task.REGRESSION: {"dtype": "float64"},
+}
+
+
 def production_columns(
     contracts: dict[str, dict[str, Any]],
     categorical: list[str],
@@ -93,6 +102,7 @@ def production_columns(
     time_column: str | None,
     label: str,
     context: list[str] | None = None,
+    task: Task = Task.BINARY,
 ) -> dict[str, dict[str, Any]]:
     """The contract of collected, labelled rows: features as the tables' contract has them.
 
@@ -108,7 +118,7 @@ def production_columns(
             for name in [*categorical, *(context or [])]
         },
         **{name: feature_contract(contracts.get(name, {}), numeric=True) for name in numeric},
-        label: {"dtype": "int64", "min": 0, "max": 1},
+        label: LABEL_CONTRACTS[task],
         **PROVENANCE,
     }
 

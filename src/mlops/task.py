@@ -75,7 +75,7 @@ def gain(metric: str, candidate: float, champion: float) -> float:
     return champion - candidate if lower_is_better(metric) else candidate - champion
 
 
-def predict(task: Task, pipeline: Any, inputs: pd.DataFrame) -> np.ndarray:
+def predict(task: Task, pipeline: Any, inputs: pd.DataFrame | np.ndarray) -> np.ndarray:
     """The model's predictions in the task's form: the positive class's probability (rows),
     every class's probability (rows x classes, in ``classes`` order), or the value (rows)."""
     if task is Task.BINARY:

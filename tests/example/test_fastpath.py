@@ -42,7 +42,7 @@ def test_fast_path_equals_the_pipeline_on_holdout_and_edge_rows(
     for frame in (holdout, edges):
         assert fastpath.parity(scorer, model.pipeline, frame) <= fastpath.TOLERANCE
     one = holdout.iloc[[3]]
-    assert scorer.probabilities(as_records(one))[0] == pytest.approx(
+    assert scorer.predict(as_records(one))[0] == pytest.approx(
         model.pipeline.predict_proba(one)[0, 1], abs=1e-12
     )
 
@@ -78,7 +78,7 @@ def test_other_pipelines_are_scored_by_the_pipeline(
     served = servable.load(servable.FolderSource(tmp_path / "model"))
     assert served.fast is None
     assert np.array_equal(
-        served.probabilities(as_records(holdout.head(20))),
+        served.predict(as_records(holdout.head(20))),
         pipeline.predict_proba(holdout.head(20))[:, 1],
     )
 
@@ -95,12 +95,10 @@ def test_both_routes_equal_the_pipeline_and_nothing_is_written_to_the_model_fold
     pipeline = served.artifact.pipeline
     few, many = holdout.head(fastpath.TREELITE_MAX_ROWS), holdout.head(1000)
     for frame in (few, many):  # treelite's walk, then the estimator's predict_proba
-        fast = served.fast.probabilities(as_records(frame))
+        fast = served.fast.predict(as_records(frame))
         assert np.abs(fast - pipeline.predict_proba(frame)[:, 1]).max() <= 1e-12
     copy = pickle.loads(pickle.dumps(served.fast))  # the treelite model is built again
-    assert np.array_equal(
-        copy.probabilities(as_records(few)), served.fast.probabilities(as_records(few))
-    )
+    assert np.array_equal(copy.predict(as_records(few)), served.fast.predict(as_records(few)))
 
 
 def test_a_category_the_trees_never_saw_goes_the_way_of_missing_values(

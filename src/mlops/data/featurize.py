@@ -13,6 +13,7 @@ from mlops.data.split import split
 from mlops.paths import CLEAN_DIR, FEATURES_DIR, SPLIT_JSON
 from mlops.schema import PRODUCTION_TABLE
 from mlops.tables import write_json, write_parquet
+from mlops.task import Task
 from project import features
 
 
@@ -20,12 +21,20 @@ def part_path(name: str) -> Path:
     return FEATURES_DIR / f"{name}.parquet"
 
 
-def summary(part: pd.DataFrame, time_column: str | None) -> dict[str, Any]:
-    """Rows and positive rate of a part, and the time it spans when rows have a time."""
-    facts: dict[str, Any] = {
-        "rows": len(part),
-        "positive_rate": round(float(part[columns.LABEL].mean()), 6),
-    }
+def label_summary(labels: pd.Series, task: Task) -> dict[str, Any]:
+    """What the labels of some rows are like: the positive rate, each class's share, or the
+    mean target."""
+    if task is Task.MULTICLASS:
+        shares = labels.value_counts(normalize=True).sort_index()
+        return {"class_shares": {str(name): round(float(v), 6) for name, v in shares.items()}}
+    name = "positive_rate" if task is Task.BINARY else "mean_target"
+    return {name: round(float(labels.mean()), 6)}
+
+
+def summary(part: pd.DataFrame, time_column: str | None, task: Task) -> dict[str, Any]:
+    """Rows and labels of a part (``label_summary``), and the time it spans when rows have a
+    time."""
+    facts: dict[str, Any] = {"rows": len(part), **label_summary(part[columns.LABEL], task)}
     if time_column is not None:
         facts |= {
             "start": part[time_column].min().isoformat(),
@@ -49,7 +58,9 @@ def run(params: Params) -> dict[str, Any]:
         params.data.time_column,
         columns.LABEL if params.task.classifies else None,
     )
-    summaries = {name: summary(part, params.data.time_column) for name, part in parts.items()}
+    summaries = {
+        name: summary(part, params.data.time_column, params.task) for name, part in parts.items()
+    }
     for name, part in parts.items():
         write_parquet(part, part_path(name))
     write_json(SPLIT_JSON, summaries)

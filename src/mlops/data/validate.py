@@ -87,6 +87,7 @@ def load_schema(params: Params, schema_file: Path) -> DataSchema:
         params.data.time_column,
         LABEL,
         params.context,
+        params.task,
     )
     return DataSchema.load(schema_file, production)
 

@@ -40,6 +40,7 @@ from mlops.monitoring import html_report
 from mlops.paths import GATE_JSON
 from mlops.serving.serving_process import serving
 from mlops.tables import write_json, write_text
+from mlops.task import Task
 
 PRODUCTION = "production"
 
@@ -361,6 +362,11 @@ def run(params: Params, settings: Settings, source: Path) -> dict[str, Any]:
         raise MlopsError(
             "mlops lifecycle replays months written by a data source (params.yaml: data.source "
             "and data.time_column); this project has none: run the workflows' steps instead"
+        )
+    if params.task is not Task.BINARY:  # its timeline charts a binary model's ROC AUC
+        raise MlopsError(
+            f"mlops lifecycle replays binary projects so far; this one is a {params.task} "
+            "project: run the workflows' steps instead (tests/test_any_data.py does)"
         )
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="mlops-lifecycle-"))

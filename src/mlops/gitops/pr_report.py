@@ -1,11 +1,11 @@
 """``mlops report pr``: the pull-request comment, built as a file here so it can be tested.
 
 Against the pull request's base revision: the gate verdict with its reasons and intervals, metrics
-and params diffs (``dvc metrics diff``, ``dvc params diff``), the curves of both revisions drawn in
-the comment (Mermaid, ``pr_charts``), the slice table, the data-quality summary and the model
-profile, within GitHub's comment size. ``dvc plots diff`` renders every plot beside it as HTML, for
-the run's artifacts; the comment embeds the PNGs only when the team lets CML publish images
-(``--images``).
+and params diffs (``dvc metrics diff``, ``dvc params diff``), the task's charts of both revisions
+drawn in the comment (Mermaid, ``pr_charts``), the slice table, the data-quality summary and the
+model profile, within GitHub's comment size. ``dvc plots diff`` renders every plot beside it as
+HTML, for the run's artifacts; the comment embeds the PNGs only when the team lets CML publish
+images (``--images``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,19 @@ from mlops.paths import (
     SLICES_JSON,
 )
 from mlops.tables import write_text
+from mlops.task import PRIMARY, Task
 
-SLICE_METRIC = "roc_auc"
+# Each task's charts section, and the plots `dvc plots diff` draws of it.
+CHARTS_TITLE = {
+    Task.BINARY: "Curves",
+    Task.MULTICLASS: "Classes",
+    Task.REGRESSION: "Errors by prediction",
+}
+PLOTS_NAMED = {
+    Task.BINARY: "ROC, precision-recall, calibration and confusion",
+    Task.MULTICLASS: "The confusion matrix",
+    Task.REGRESSION: "Predicted against actual and the residuals",
+}
 
 
 def _value(value: Any) -> str:
@@ -68,19 +79,20 @@ def params_table(diff: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     return markdown_table(["param", "base", "this"], rows)
 
 
-def slices_table(base: dict[str, Any] | None, current: dict[str, Any]) -> list[str]:
-    """Each slice's primary metric and rows, so a regression hidden by the average shows."""
+def slices_table(base: dict[str, Any] | None, current: dict[str, Any], metric: str) -> list[str]:
+    """Each slice's ``metric`` (the gate's primary) and rows, so a regression hidden by the
+    average shows."""
     rows = []
     for column, values in sorted(current.items()):
         for value, metrics in sorted(values.items()):
-            old = ((base or {}).get(column, {}).get(value) or {}).get(SLICE_METRIC)
-            new = metrics.get(SLICE_METRIC)
+            old = ((base or {}).get(column, {}).get(value) or {}).get(metric)
+            new = metrics.get(metric)
             moved = old is not None and new is not None and new != old
             change = f"{new - old:+.4f}" if moved else ""
             rows.append(
                 [f"{column}={value}", metrics.get("rows"), _value(old), _value(new), change]
             )
-    header = ["slice", "rows", f"base {SLICE_METRIC}", f"this {SLICE_METRIC}", "change"]
+    header = ["slice", "rows", f"base {metric}", f"this {metric}", "change"]
     return markdown_table(header, rows, "lrrrr")
 
 
@@ -124,9 +136,11 @@ def build(base: str, images: bool = False) -> str:
     params = json.loads(dvc.run("params", "diff", base, "--json").stdout or "{}")
     base_slices = git.show(base, str(SLICES_JSON))
     gate = json.loads(GATE_JSON.read_text()) if GATE_JSON.exists() else {}
+    current = json.loads(METRICS_JSON.read_text()) if METRICS_JSON.exists() else {}
+    task = pr_charts.task_of(current) or Task.BINARY
     plots = [
-        "ROC, precision-recall, calibration and confusion against the base: `dvc plots diff`, "
-        "in this run's artifacts (`plots/index.html`)."
+        f"{PLOTS_NAMED[task]} against the base: `dvc plots diff`, in this run's artifacts "
+        "(`plots/index.html`)."
     ]
     if images:
         pngs = sorted(PLOTS_DIR.glob("*.png"))
@@ -141,13 +155,14 @@ def build(base: str, images: bool = False) -> str:
         [
             ("Candidate against champion", pr_charts.intervals(gate.get("evidence"))),
             ("Metrics and model profile", metrics_table(metrics)),
-            ("Curves", pr_charts.curves(base, metrics)),
+            (CHARTS_TITLE[task], pr_charts.charts(task, base, metrics)),
             ("Parameters", params_table(params)),
             (
                 "Slices",
                 slices_table(
                     json.loads(base_slices) if base_slices else None,
                     json.loads(SLICES_JSON.read_text()),
+                    gate.get("primary") or PRIMARY[task],
                 ),
             ),
             (

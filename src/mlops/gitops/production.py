@@ -1,9 +1,10 @@
 """``mlops retrain-from-production``: labelled production rows become a new data version.
 
-The rows of a period (by the time they happened) that got feedback are checked against the
-production table's contract, the same check the pipeline's ``validate`` stage runs, then added
-under ``data/production/`` with ``dvc add`` and committed on a new branch, ready for a pull
-request. ``data.dvc`` records where they came from: the log, the period, the label source.
+The rows of a period (by the time they happened) that got feedback, labelled as the label join
+types labels (0/1 as sent, the class as text, the number), are checked against the production
+table's contract, the same check the pipeline's ``validate`` stage runs, then added under
+``data/production/`` with ``dvc add`` and committed on a new branch, ready for a pull request.
+``data.dvc`` records where they came from: the log, the period, the label source.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ from mlops.monitoring.windows import Summaries, WindowSummary, combine, summariz
 from mlops.pipeline import reference
 from mlops.progress import track
 from mlops.schema import column_contracts
-from mlops.serving import cluster, collector
+from mlops.serving import cluster
+from mlops.task import Task
 
 NO_DRIFT, DRIFT, DATA_QUALITY, TOO_FEW_ROWS = "no_drift", "drift", "data_quality", "too_few_rows"
 NO_DATA = "no_data"  # nothing this model scored could be judged: a silent feed is a finding
@@ -36,17 +37,20 @@ NO_DATA = "no_data"  # nothing this model scored could be judged: a silent feed 
 
 @dataclass(frozen=True)
 class Baseline:
-    """What a window is compared with: the model's reference profile and its holdout metrics."""
+    """What a window is compared with: the model's reference profile and its holdout metrics,
+    and what reading its outputs needs: its task, threshold (binary) and classes (multiclass)."""
 
     features: dict[str, list[str]]
     context: tuple[str, ...]  # slice columns collected beside the inputs
-    threshold: float
+    threshold: float | None
     expected: dict[str, Distribution]
     score: Distribution
     holdout: dict[str, Any] | None
     # What the service calls this model in its logs: its sha256 prefix, or its registry version
     # (the folder `mlops registry fetch` writes, and MLOPS_MODEL_VERSION in the overlays).
     served_as: frozenset[str]
+    task: Task = Task.BINARY
+    classes: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, model: Path, holdout_metrics: Path | None) -> Baseline:
@@ -59,14 +63,17 @@ class Baseline:
             else None
         )
         digest = artifact.digest(model)
+        task = Task(metadata.get("task", Task.BINARY))  # models made before tasks: binary
         return cls(
             metadata["features"],
             tuple(metadata.get("context", {})),
-            artifact.binary_threshold(metadata, "monitoring"),
+            float(metadata["threshold"]) if task is Task.BINARY else None,
             reference.distributions(profile),
             Distribution.from_json(profile["score"]),
             holdout,
             frozenset({digest[:12], model.resolve().name}),
+            task,
+            tuple(metadata.get("classes", ())),
         )
 
 
@@ -100,7 +107,7 @@ def collect(
     paths = logs.files(url)
     if not paths:
         raise MlopsError(f"no collected predictions under {url}")
-    feedback = labels.latest_feedback(logs.records(url, collector.FEEDBACK))
+    feedback = labels.latest_feedback(labels.read_feedback(url, layout.task), layout.task)
     total = Reading({}, [])
     if scheduler is None and local_cluster == 0:
         for path in track(paths, description="Reading the log"):
@@ -238,6 +245,8 @@ def run(
         settings.window,
         versions,
         baseline.context,
+        baseline.task,
+        baseline.classes,
     )
     reading = collect(url, layout, scheduler, local_cluster)
     summaries = reading.summaries
@@ -255,7 +264,13 @@ def run(
         "windows": windows,
         "performance": {
             "holdout": baseline.holdout,
-            "windows": live_performance(reading.labelled, baseline.threshold, params.evaluate),
+            "windows": live_performance(
+                reading.labelled,
+                baseline.threshold,
+                params.evaluate,
+                baseline.task,
+                baseline.classes,
+            ),
         },
         "decision": decide(windows, settings),
         "newest_window_distributions": plotted,
@@ -263,7 +278,11 @@ def run(
 
 
 def live_performance(
-    labelled: list[pd.DataFrame], threshold: float, evaluate: EvaluateParams
+    labelled: list[pd.DataFrame],
+    threshold: float | None,
+    evaluate: EvaluateParams,
+    task: Task = Task.BINARY,
+    classes: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Metrics of each window with labelled rows; scikit-learn's metrics, slow to import, are
     loaded only when feedback came."""
@@ -272,7 +291,12 @@ def live_performance(
         return []
     from mlops.monitoring import performance
 
-    return performance.by_window(rows, threshold, evaluate.slices, evaluate.min_slice_rows)
+    return performance.by_window(
+        rows,
+        performance.Outputs(task, threshold, classes),
+        evaluate.slices,
+        evaluate.min_slice_rows,
+    )
 
 
 def histograms(

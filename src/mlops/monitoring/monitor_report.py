@@ -15,8 +15,10 @@ from mlops.monitoring import html_report
 from mlops.monitoring.drift import strength
 from mlops.monitoring.monitor import TOO_FEW_ROWS, newest
 from mlops.tables import write_json, write_text
+from mlops.task import METRICS, PRIMARY, Task
 
 SHOWN_DRIFTED = 3
+TITLES = {"roc_auc": "ROC AUC", "macro_f1": "macro F1", "r2": "R2"}  # the primary metrics'
 
 
 def _top(window: dict[str, Any]) -> str:
@@ -25,6 +27,14 @@ def _top(window: dict[str, Any]) -> str:
 
 def _live(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {entry["window"]: entry["metrics"] for entry in report["performance"]["windows"]}
+
+
+def _task(report: dict[str, Any]) -> Task:
+    """The model's task, told by its metrics' names, live or holdout (binary if it has none)."""
+    known = [*_live(report).values(), report["performance"]["holdout"] or {}]
+    return next(
+        (task for metrics in known for task in Task if PRIMARY[task] in metrics), Task.BINARY
+    )
 
 
 def _number(value: Any) -> str:
@@ -36,9 +46,10 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[list[str]]:
 
 
 def _window_rows(report: dict[str, Any]) -> list[list[str]]:
-    live = _live(report)
+    live, primary = _live(report), PRIMARY[_task(report)]
+    header = ["window", "rows", "status", "drift share", "most drifted", "quality failures"]
     return _table(
-        ["window", "rows", "status", "drift share", "most drifted", "quality failures", "ROC AUC"],
+        [*header, TITLES[primary]],
         [
             [
                 window["window"],
@@ -47,7 +58,7 @@ def _window_rows(report: dict[str, Any]) -> list[list[str]]:
                 window["drift_share"],
                 _top(window),
                 len(window["quality"]),
-                live.get(window["window"], {}).get("roc_auc", "-"),
+                live.get(window["window"], {}).get(primary, "-"),
             ]
             for window in report["windows"]
         ],
@@ -111,7 +122,8 @@ def markdown(report: dict[str, Any]) -> str:
         parts += [f"### {title}", "\n".join(markdown_table(rows[0], rows[1:]))]
     holdout = report["performance"]["holdout"]
     if holdout and report["performance"]["windows"]:
-        parts.append(f"Holdout ROC AUC of the model: {holdout['roc_auc']:.4f}.")
+        primary = PRIMARY[_task(report)]
+        parts.append(f"Holdout {TITLES[primary]} of the model: {holdout[primary]:.4f}.")
     return "\n\n".join(parts) + "\n"
 
 
@@ -317,12 +329,14 @@ def _performance_chart(report: dict[str, Any]) -> str:
         1,
         left=LEFT,
     )
-    for color, metric in zip(html_report.PALETTE, ("roc_auc", "pr_auc", "f1"), strict=False):
+    task = _task(report)
+    charted = [name for name, metric in METRICS[task].items() if metric.higher_is_better]
+    for color, metric in zip(html_report.PALETTE, charted, strict=False):
         values = [entry["metrics"][metric] for entry in live]
         chart.line([None if math.isnan(v) else v for v in values], color, metric)
-    holdout = report["performance"]["holdout"]
+    holdout, primary = report["performance"]["holdout"], PRIMARY[task]
     if holdout:
-        chart.rule(holdout["roc_auc"], "#777", "holdout ROC AUC")
+        chart.rule(holdout[primary], "#777", f"holdout {TITLES[primary]}")
     return chart.svg()
 
 

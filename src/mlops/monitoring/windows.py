@@ -13,7 +13,8 @@ from mlops.monitoring.logs import SCORE, TIME, WINDOW, LogLayout
 
 @dataclass
 class WindowSummary:
-    """Rows, time span, model versions, and every feature's and the score's distribution."""
+    """Rows, time span, model versions, and every feature's and the score's distribution (the
+    model's output: a number, or a multiclass model's class)."""
 
     rows: int
     start: pd.Timestamp
@@ -31,7 +32,7 @@ class WindowSummary:
             start=rows[TIME].min(),
             end=rows[TIME].max(),
             features={name: Distribution.of(rows[name], kind) for name, kind in kinds.items()},
-            score=Distribution.of(rows[SCORE], NUMERIC),
+            score=Distribution.of(rows[SCORE], layout.score_kind),
             model_versions=Counter(rows["model_version"].dropna()),
         )
 

@@ -87,7 +87,7 @@ def run(params: Params, schema_file: Path = SCHEMA_FILE) -> dict[str, Any]:
         "input_types": types["inputs"],
         "context": types["context"],
         "label": params.label_rule(),
-        "trained_on": featurize.summary(train_frame, params.data.time_column),
+        "trained_on": featurize.summary(train_frame, params.data.time_column, params.task),
         "library_versions": {"scikit-learn": sklearn.__version__},
         "search_trials": trials,
     }

@@ -29,7 +29,7 @@ from mlops.registry import bootstrap, versions
 from mlops.registry.gate_rules import decide
 from mlops.serving import latency
 from mlops.tables import write_json, write_text
-from mlops.task import Predictions
+from mlops.task import Predictions, lower_is_better
 
 
 class GateError(MlopsError):
@@ -140,7 +140,15 @@ def run(params: Params) -> dict[str, Any]:
 def _number(value: float | None) -> str:
     if value is None:
         return "—"
+    if isinstance(value, int):  # a count (rows, bytes)
+        return f"{value:,}"
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
+
+
+def _gain_order(metric: str) -> str:
+    """Which way round a gain in ``metric`` is taken (``task.gain``): positive always means
+    the candidate is better."""
+    return "champion minus candidate" if lower_is_better(metric) else "candidate minus champion"
 
 
 def _months(data: dict[str, Any]) -> str:
@@ -168,7 +176,8 @@ def _evidence(evidence: dict[str, Any], rows: int) -> list[str]:
     ]
     return [
         "",
-        f"Candidate minus champion, {overall['metric']} (positive: the candidate is better), with "
+        f"{_gain_order(overall['metric']).capitalize()}, {overall['metric']} "
+        "(positive: the candidate is better), with "
         f"{evidence['level']:.0%} intervals from {evidence['resamples']:,} paired bootstrap "
         f"resamples of the holdout rows (seed {evidence['seed']}):",
         "",

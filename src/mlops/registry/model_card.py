@@ -11,43 +11,74 @@ from mlops.config import TargetParams
 from mlops.markdown import table as markdown_table
 from mlops.paths import SLICES_JSON
 from mlops.registry import lineage
+from mlops.task import METRICS, Task
+
+# Each slice's numbers on the card: (header, key in slices.json, format). A binary card keeps
+# its three; another task shows its label summary and every metric of the task.
+_BINARY_SLICE_COLUMNS = (
+    ("positive rate", "positive_rate", ".3f"),
+    ("ROC AUC", "roc_auc", ".4f"),
+    ("F1", "f1", ".4f"),
+)
 
 
-def _slice_table(slices: dict[str, dict[str, dict[str, float]]]) -> list[str]:
+def _slice_columns(task: Task) -> tuple[tuple[str, str, str], ...]:
+    if task is Task.BINARY:
+        return _BINARY_SLICE_COLUMNS
+    summary = (("mean target", "mean_target", ".4f"),) if task is Task.REGRESSION else ()
+    return (*summary, *((name, name, ".4f") for name in METRICS[task]))
+
+
+def _slice_table(slices: dict[str, dict[str, dict[str, float]]], task: Task) -> list[str]:
+    columns = _slice_columns(task)
+    header = ["value", "rows", *(title for title, _, _ in columns)]
     lines = []
     for column, values in slices.items():
         rows = [
-            [
-                value,
-                f"{m['rows']:,}",
-                f"{m['positive_rate']:.3f}",
-                f"{m['roc_auc']:.4f}",
-                f"{m['f1']:.4f}",
-            ]
+            [value, f"{m['rows']:,}", *(format(m[key], spec) for _, key, spec in columns)]
             for value, m in values.items()
         ]
-        header = ["value", "rows", "positive rate", "ROC AUC", "F1"]
-        lines += ["", f"**By {column}**", "", *markdown_table(header, rows, "lrrrr")]
+        align = "l" + "r" * (len(header) - 1)
+        lines += ["", f"**By {column}**", "", *markdown_table(header, rows, align)]
     return lines
 
 
+def _task(params: dict[str, Any]) -> Task:
+    return Task(params.get("task", Task.BINARY))  # params from before tasks: binary
+
+
 def _label(params: dict[str, Any]) -> str:
-    """The label rule as params.yaml at the version's commit states it."""
+    """The label rule as params.yaml at the version's commit states it (``Params.label_rule``)."""
     target = params.get("features", {}).get("target", {})
+    task = _task(params)
+    if task is not Task.BINARY:
+        return f"{target.get('column')} ({task})"
     try:
         return TargetParams.model_validate(target).describe()
     except ValueError:  # a params file from before the rule could be checked
         return str(target)
 
 
-def _holdout(split: dict[str, Any]) -> str:
+def _classes(metrics: dict[str, Any]) -> list[str]:
+    """A multiclass model's classes as its evaluation names them (``roc_auc[<class>]``): those
+    the holdout holds, since the model's own list is in its DVC-tracked folder, not in git."""
+    return [name[len("roc_auc[") : -1] for name in metrics if name.startswith("roc_auc[")]
+
+
+def _months(months: list[str]) -> str:
+    """The months the data version holds, when its rows have a time."""
+    return f", months {', '.join(months)}" if months else ""
+
+
+def _holdout(split: dict[str, Any], task: Task) -> str:
     method = split.get("method", "time")
     if method == "time":
         return f"the last {split.get('holdout_days')} days of that data"
     share = f"{split.get('holdout_share', 0.2):.0%}"
     if method == "group":
         return f"{share} of the groups of {split.get('group_column')!r}, none shared with training"
-    return f"{share} of the rows, drawn at random, stratified by the label"
+    stratified = ", stratified by the label" if task.classifies else ""
+    return f"{share} of the rows, drawn at random{stratified}"
 
 
 def render(version: str) -> str:
@@ -55,9 +86,16 @@ def render(version: str) -> str:
     facts = lineage.record(version)
     commit = facts["git_commit"]
     params = yaml.safe_load(git.show(commit, "params.yaml") or "{}") or {}
+    return compose(facts, params, lineage.json_at(commit, SLICES_JSON) or {})
+
+
+def compose(facts: dict[str, Any], params: dict[str, Any], slices: dict[str, Any]) -> str:
+    """The card from a version's lineage (``lineage.record``), its params.yaml and slices.json."""
+    commit = facts["git_commit"]
+    task = _task(params)
     card: dict[str, Any] = params.get("model_card", {})
     metrics = facts["metrics"] or {}
-    slices = lineage.json_at(commit, SLICES_JSON) or {}
+    classes = _classes(metrics) if task is Task.MULTICLASS else []
     lines = [
         f"# Model card: {facts['tag']}",
         "",
@@ -71,25 +109,25 @@ def render(version: str) -> str:
         f"- Inputs: {', '.join(facts['params']['features']['categorical'] or [])} (categorical); "
         f"{', '.join(facts['params']['features']['numeric'] or [])} (numeric)",
         f"- Label: `{_label(params)}`",
+        *([f"- Classes in the holdout: {', '.join(classes)}"] if classes else []),
         f"- Code: commit `{commit}`; model `{facts['model_md5']}`",
         "",
         "## Data",
         "",
-        f"- Version `{facts['data']['md5']}` (data.dvc), "
-        f"months {', '.join(facts['data']['months'])}",
+        f"- Version `{facts['data']['md5']}` (data.dvc){_months(facts['data']['months'])}",
         *(
             f"- {batch['rows']} labelled production rows from `{batch['log']}`, "
             f"{batch['since'][:10]} to {batch['until'][:10]} ({batch['label_source']})"
             for batch in facts["data"]["production"]
         ),
-        f"- Holdout: {_holdout(params.get('split', {}))}",
+        f"- Holdout: {_holdout(params.get('split', {}), task)}",
         "",
         "## Performance on the holdout",
         "",
         "| metric | value |",
         "|---|---:|",
         *[f"| {name} | {value} |" for name, value in metrics.items()],
-        *_slice_table(slices),
+        *_slice_table(slices, task),
         "",
         "## Gate decision",
         "",

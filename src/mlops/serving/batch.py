@@ -1,5 +1,11 @@
 """Batch scoring: a CSV or Parquet file of rows in, Parquet with scores and model version out.
 
+Each input row comes out with its columns, the model's prediction in its task's form and
+``model_version``: a binary model's ``predicted_probability`` and ``predicted_label`` (0/1 at
+its threshold); a multiclass model's ``probability[<class>]`` for each class (in the model's
+order) and ``predicted_label`` (the likeliest class, as text); a regression's
+``predicted_value``.
+
 Without a cluster it runs in pandas, chunk by chunk, with a progress bar, and writes one file.
 
 With a Dask scheduler (or a local cluster) the workers read the input themselves: the client reads
@@ -30,42 +36,53 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
-from sklearn.pipeline import Pipeline
 
 from mlops import artifact
 from mlops.errors import MlopsError
 from mlops.progress import bar
-from mlops.serving import cluster, servable
+from mlops.serving import cluster
 from mlops.tables import write_parquet
+from mlops.task import Predictions, Task
 
 PARTITION_ROWS = 50_000
+
+
+def _columns(predicted: Predictions) -> dict[str, Any]:
+    """The output columns of a task's predictions (see the module's docstring)."""
+    if predicted.task is Task.BINARY:
+        return {
+            "predicted_probability": predicted.values,
+            "predicted_label": predicted.decisions().astype("int8"),
+        }
+    if predicted.task is Task.REGRESSION:
+        return {"predicted_value": predicted.values}
+    probabilities = {
+        f"probability[{name}]": predicted.values[:, column]
+        for column, name in enumerate(predicted.classes)
+    }
+    return {**probabilities, "predicted_label": predicted.decisions()}
 
 
 @dataclass(frozen=True)
 class Scorer:
     """What a worker needs to score a chunk; sent to each worker once."""
 
-    pipeline: Pipeline
-    features: dict[str, list[str]]
-    threshold: float
+    model: artifact.ModelArtifact
     version: str
 
     @classmethod
     def load(cls, folder: Path) -> Scorer:
-        model = artifact.load(folder)
-        version = artifact.digest(folder)[:12]  # as the service names it
-        threshold = artifact.binary_threshold(model.metadata, "batch scoring")
-        return cls(model.pipeline, model.metadata["features"], threshold, version)
+        return cls(artifact.load(folder), artifact.digest(folder)[:12])  # as the service names it
+
+    @property
+    def categorical(self) -> list[str]:
+        """The input columns read as text, whatever they look like."""
+        return list(self.model.metadata["features"]["categorical"])
 
     def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:
         scored = chunk.reset_index(drop=True)
-        inputs = servable.model_inputs(scored, self.features)
-        probability = self.pipeline.predict_proba(inputs)[:, 1]
-        return scored.assign(
-            predicted_probability=probability,
-            predicted_label=(probability >= self.threshold).astype("int8"),
-            model_version=self.version,
-        )
+        predicted = self.model.predictions(self.model.inputs(scored))
+        return scored.assign(**_columns(predicted), model_version=self.version)
 
 
 def chunks(source: Path, rows: int, categorical: list[str]) -> Iterator[pd.DataFrame]:
@@ -90,7 +107,7 @@ def run(
     """Score ``source`` into ``output``; returns rows, model version and where it ran."""
     scorer = Scorer.load(model)
     if scheduler is None and local_cluster == 0:
-        parts = chunks(source, partition_rows, scorer.features["categorical"])
+        parts = chunks(source, partition_rows, scorer.categorical)
         with bar() as progress:
             task = progress.add_task("Scoring", total=None)
             scored = []
@@ -231,7 +248,7 @@ def _distributed(
     import dask.dataframe as dd
     from dask.distributed import as_completed, futures_of
 
-    pieces, total = plan(source, partition_rows, scorer.features["categorical"])
+    pieces, total = plan(source, partition_rows, scorer.categorical)
     output.mkdir(parents=True, exist_ok=True)
     for stale in output.glob("part-*.parquet"):  # an earlier run's parts would read as rows
         stale.unlink()

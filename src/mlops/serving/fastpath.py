@@ -7,8 +7,10 @@ are scored by treelite's tree walk (GTIL, in C++), from a treelite model built a
 the loaded estimator itself: the same float64 thresholds, missing-value directions and
 categories, with nothing written to the model folder. It is only used after ``parity`` shows it
 equals the pipeline; a pipeline of any other shape, or a model treelite cannot import, is scored
-by the pipeline itself. Many rows at once go to the estimator's own ``predict_proba``, faster
-per row than treelite's walk.
+by the pipeline itself. Many rows at once go to the estimator's own ``predict_proba`` (or
+``predict``), faster per row than treelite's walk. Every task: a binary model's probability
+(the raw score through expit), a multiclass model's class probabilities (softmax), a
+regression's value (the loss's inverse link), each as the estimator itself turns raw scores.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from scipy.special import expit, softmax
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
-# Up to this many rows treelite's tree walk is cheaper than the estimator's own predict_proba,
+from mlops.task import Task, predict
+
+# Up to this many rows treelite's tree walk is cheaper than the estimator's own prediction,
 # whose per-call cost (one Python call per tree) it avoids; per row it is ~2x slower, so the two
 # cross near 200 rows (1,000 rows: 27 ms against 14 ms, one thread).
 TREELITE_MAX_ROWS = 128
@@ -79,7 +83,10 @@ def _columns(preprocess: ColumnTransformer) -> list[_Column]:
     return columns
 
 
-def _known_categories(estimator: HistGradientBoostingClassifier) -> dict[int, set[float]]:
+HistGradientBoosting: TypeAlias = HistGradientBoostingClassifier | HistGradientBoostingRegressor
+
+
+def _known_categories(estimator: HistGradientBoosting) -> dict[int, set[float]]:
     """Per categorical input column of the estimator, the codes it saw in training.
 
     scikit-learn sends any other code (unknown, negative, not a code at all) the way missing
@@ -127,7 +134,7 @@ def _for_model(columns: list[_Column], known: dict[int, set[float]]) -> list[_Co
     return adjusted
 
 
-def _treelite(estimator: HistGradientBoostingClassifier) -> Callable[[np.ndarray], np.ndarray]:
+def _treelite(estimator: HistGradientBoosting) -> Callable[[np.ndarray], np.ndarray]:
     """The estimator's trees as a treelite model built in memory: raw scores of a matrix, on
     one thread, as the service runs (one per process, replicas to scale)."""
     try:
@@ -149,17 +156,24 @@ def _treelite(estimator: HistGradientBoostingClassifier) -> Callable[[np.ndarray
     return partial(gtil._predict_impl, model, config=config)
 
 
-class FastScorer:
-    """Positive-class probabilities from records (dicts of raw inputs), exactly as the pipeline."""
+# The estimator each task's fast path walks.
+_ESTIMATORS = {
+    Task.BINARY: HistGradientBoostingClassifier,
+    Task.MULTICLASS: HistGradientBoostingClassifier,
+    Task.REGRESSION: HistGradientBoostingRegressor,
+}
 
-    def __init__(self, pipeline: Pipeline) -> None:
+
+class FastScorer:
+    """A model's predictions (``mlops.task.predict``'s form) from records (dicts of raw inputs),
+    exactly as the pipeline."""
+
+    def __init__(self, pipeline: Pipeline, task: Task = Task.BINARY) -> None:
         if len(pipeline.steps) != 2 or not isinstance(pipeline[0], ColumnTransformer):
             raise UnsupportedModelError("expected a pipeline of a ColumnTransformer and a model")
         estimator = pipeline[-1]
-        if not isinstance(estimator, HistGradientBoostingClassifier):
-            raise UnsupportedModelError(f"no fast path for {type(estimator).__name__}")
-        if estimator.n_trees_per_iteration_ != 1:
-            raise UnsupportedModelError("only binary classifiers are supported")
+        if not isinstance(estimator, _ESTIMATORS[task]):
+            raise UnsupportedModelError(f"no fast path for {type(estimator).__name__} ({task})")
         columns = _columns(pipeline[0])
         if len(columns) != estimator.n_features_in_:
             raise UnsupportedModelError("the encoder's columns are not the model's inputs")
@@ -169,11 +183,12 @@ class FastScorer:
             raise UnsupportedModelError(f"cannot read the model's categories: {error!r}") from None
         self._pipeline = pipeline
         self._estimator = estimator
+        self.task = task
         self._raw_scores = _treelite(estimator)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # The treelite model lives in C++ memory: a copy is built again from the pipeline.
-        return (FastScorer, (self._pipeline,))
+        return (FastScorer, (self._pipeline, self.task))
 
     def encode(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         """The matrix the ColumnTransformer would produce, without pandas; a category the model
@@ -190,12 +205,17 @@ class FastScorer:
                     matrix[row, index] = column.codes.get(value, column.unknown)
         return matrix
 
-    def probabilities(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    def predict(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
         matrix = self.encode(records)
         if len(records) > TREELITE_MAX_ROWS:
-            return self._estimator.predict_proba(matrix)[:, 1]
-        # The raw score (baseline included) goes through the same expit as predict_proba.
-        return expit(self._raw_scores(matrix)[:, 0, 0])
+            return predict(self.task, self._estimator, matrix)
+        # The raw scores (baseline included), turned as the estimator turns them.
+        raw = self._raw_scores(matrix)[:, 0, :]
+        if self.task is Task.BINARY:
+            return expit(raw[:, 0])
+        if self.task is Task.MULTICLASS:
+            return softmax(raw, axis=1)
+        return self._estimator._loss.link.inverse(raw[:, 0])
 
 
 def reference_rows(reference: Mapping[str, Any], rows: int, seed: int = 0) -> pd.DataFrame:
@@ -228,13 +248,13 @@ def parity(scorer: FastScorer, pipeline: Pipeline, inputs: pd.DataFrame) -> floa
     Rows go through treelite in groups of ``TREELITE_MAX_ROWS`` and through the estimator all
     at once, so both code paths the service uses are compared.
     """
-    expected = pipeline.predict_proba(inputs)[:, 1]
+    expected = predict(scorer.task, pipeline, inputs)
     records = client_records(inputs)
     walked = np.concatenate(
         [
-            scorer.probabilities(records[start : start + TREELITE_MAX_ROWS])
+            scorer.predict(records[start : start + TREELITE_MAX_ROWS])
             for start in range(0, len(records), TREELITE_MAX_ROWS)
         ]
     )
-    whole = scorer.probabilities(records) if len(records) > TREELITE_MAX_ROWS else walked
+    whole = scorer.predict(records) if len(records) > TREELITE_MAX_ROWS else walked
     return float(max(np.abs(walked - expected).max(), np.abs(whole - expected).max()))

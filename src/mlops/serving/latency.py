@@ -51,7 +51,7 @@ def single_row(folder: Path, inputs: pd.DataFrame, calls: int) -> dict[str, Any]
             costs = []
             for _ in range(REPEATS):
                 started = time.thread_time()
-                served.probabilities(one)
+                served.predict(one)
                 costs.append(time.thread_time() - started)
             seconds.append(min(costs))
     return {**_milliseconds(seconds), "path": "fast path" if served.fast else "pipeline"}
@@ -61,11 +61,10 @@ def measure(
     folder: Path, model: ModelArtifact, inputs: pd.DataFrame, settings: ProfileParams
 ) -> dict[str, Any]:
     """Size on disk, single-row latency over holdout rows, and whole-frame batch latency."""
-    predict = model.pipeline.predict_proba
     batch: list[float] = []
     for _ in range(settings.batch_repeats):
         started = time.perf_counter()
-        predict(inputs)
+        model.predictions(inputs)
         batch.append(time.perf_counter() - started)
     return {
         "model_size_bytes": (folder / artifact.MODEL_FILE).stat().st_size,

@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     StrictFloat,
     StrictInt,
+    StrictStr,
     TypeAdapter,
     WithJsonSchema,
     create_model,
@@ -28,6 +29,7 @@ from pydantic import (
 
 from mlops.columns import category_value
 from mlops.schema import column_contracts
+from mlops.task import Task
 
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False)
 CATEGORICAL, NUMERIC, CONTEXT = "categorical", "numeric", "context"
@@ -105,25 +107,56 @@ def predict_request(row: type[BaseModel], max_rows: int) -> type[BaseModel]:
     return create_model("PredictRequest", __config__=_STRICT, records=records)
 
 
-class Prediction(BaseModel):
-    probability: float
-    label: int
+class BinaryPrediction(BaseModel):
+    probability: float  # of the positive class
+    label: int  # 1 from the model's threshold up
 
 
-class PredictResponse(BaseModel):
-    model_name: str
-    model_version: str
-    request_id: str
-    predictions: list[Prediction]
+class MulticlassPrediction(BaseModel):
+    probabilities: dict[str, float]  # each class's
+    label: str  # the likeliest class
 
 
-class Feedback(BaseModel):
+class RegressionPrediction(BaseModel):
+    value: float
+
+
+PREDICTIONS: dict[Task, type[BaseModel]] = {
+    Task.BINARY: BinaryPrediction,
+    Task.MULTICLASS: MulticlassPrediction,
+    Task.REGRESSION: RegressionPrediction,
+}
+
+
+def predict_response(task: Task) -> type[BaseModel]:
+    """``/predict``'s answer for a model of ``task``: its OpenAPI schema shows that task's rows."""
+    return create_model(
+        "PredictResponse",
+        model_name=(str, ...),
+        model_version=(str, ...),
+        request_id=(str, ...),
+        predictions=(list[PREDICTIONS[task]], ...),  # type: ignore[valid-type]
+    )
+
+
+# The true label as a client knows it: 0 or 1 (JSON false is not a label), a class (text, or
+# the integer of an integer-coded class), a number.
+_LABELS: dict[Task, Any] = {
+    Task.BINARY: Annotated[StrictInt, Field(ge=0, le=1)],
+    Task.MULTICLASS: Annotated[StrictStr, Field(min_length=1, max_length=200)] | StrictInt,
+    Task.REGRESSION: Annotated[StrictFloat, Field(allow_inf_nan=False)] | StrictInt,
+}
+
+
+def feedback(task: Task) -> type[BaseModel]:
     """The true label of a scored row, sent when it becomes known."""
-
-    model_config = _STRICT
-    request_id: Annotated[str, Field(min_length=1, max_length=REQUEST_ID_LENGTH)]
-    row: Annotated[StrictInt, Field(ge=0)] = 0
-    label: Annotated[StrictInt, Field(ge=0, le=1)]  # 0 or 1; JSON false is not a label
+    return create_model(
+        "Feedback",
+        __config__=_STRICT,
+        request_id=(Annotated[str, Field(min_length=1, max_length=REQUEST_ID_LENGTH)], ...),
+        row=(Annotated[StrictInt, Field(ge=0)], 0),
+        label=(_LABELS[task], ...),
+    )
 
 
 class InferInput(BaseModel):

@@ -20,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from mlops.columns import category_value
 from mlops.errors import MlopsError
 from mlops.serving import payload
 from mlops.serving.collector import FEEDBACK, PREDICTIONS, now
@@ -33,6 +34,7 @@ from mlops.serving.dependencies import (
     named_model,
 )
 from mlops.serving.servable import ServedModel
+from mlops.task import Predictions, Task, outputs
 
 INLINE_ROWS = 64
 _OIP_TYPES = {"int64": "INT64", "float64": "FP64"}
@@ -48,63 +50,69 @@ async def _score(
     records: list[dict[str, Any]],
     request_id: str,
     event_time: datetime | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Probabilities and labels of ``records`` by ``model``; counted, and collected if sampled."""
+) -> Predictions:
+    """The model's predictions of ``records``; counted, and collected if sampled."""
     if len(records) > INLINE_ROWS:
-        probabilities = await run_in_threadpool(model.probabilities, records)
+        predicted = await run_in_threadpool(model.predictions, records)
     else:
-        probabilities = model.probabilities(records)
-    labels = (probabilities >= cast(float, model.artifact.threshold)).astype(int)  # binary: load
-    state.metrics.scored(probabilities)
+        predicted = model.predictions(records)
+    state.metrics.scored(predicted)
     collector = state.collector
     if collector and collector.sampled():
-        rows = _rows(model, request_id, records, probabilities, labels, event_time)
-        collector.add(PREDICTIONS, rows)
-    return probabilities, labels
+        collector.add(PREDICTIONS, _rows(model, request_id, records, predicted, event_time))
+    return predicted
 
 
-def predict_router(request_model: type[BaseModel]) -> APIRouter:
-    """``POST /predict``, taking ``request_model``: generated from the model at start."""
+def predict_router(request_model: type[BaseModel], task: Task) -> APIRouter:
+    """``POST /predict``, taking ``request_model`` (generated from the model at start) and
+    answering in the model's task's form."""
     router = APIRouter()
 
-    @router.post("/predict", response_model=payload.PredictResponse)
+    @router.post("/predict", response_model=payload.predict_response(task))
     async def predict(
         body: request_model,  # type: ignore[valid-type]
         state: AuthorizedState,
         x_request_id: RequestIdHeader = None,
         x_event_time: EventTimeHeader = None,
     ) -> Response:
-        """Score rows: probability of the positive class and the label at the model's threshold."""
+        """Score rows: the positive class's probability and the label at the model's threshold
+        (binary), each class's probability and the likeliest (multiclass), or the value."""
         model = state.model
         request_id = x_request_id or uuid.uuid4().hex
         records = [row.model_dump() for row in cast(Any, body).records]
-        probabilities, labels = await _score(state, model, records, request_id, x_event_time)
-        predictions = [
-            {"probability": float(p), "label": int(label)}
-            for p, label in zip(probabilities, labels, strict=True)
-        ]
+        predicted = await _score(state, model, records, request_id, x_event_time)
         return _json(
             {
                 "model_name": model.name,
                 "model_version": model.version,
                 "request_id": request_id,
-                "predictions": predictions,
+                "predictions": outputs(predicted),
             }
         )
 
     return router
 
 
+def feedback_router(task: Task) -> APIRouter:
+    """``POST /feedback``, its label typed as the model's task labels rows."""
+    router = APIRouter()
+    body_model = payload.feedback(task)
+
+    @router.post("/feedback", status_code=202)
+    async def feedback(body: body_model, state: AuthorizedState) -> dict[str, str]:  # type: ignore[valid-type]
+        """Record the true label of a scored row, for the label join."""
+        if state.collector is None:
+            raise HTTPException(409, "this service collects no data: start it with --collect")
+        record = cast(BaseModel, body).model_dump()
+        if task is Task.MULTICLASS:  # one form of a class in the log: 3 and "3" are "3"
+            record["label"] = category_value(record["label"])
+        state.collector.add(FEEDBACK, [{"time": now(), **record}])
+        return {"status": "accepted"}
+
+    return router
+
+
 router = APIRouter()
-
-
-@router.post("/feedback", status_code=202)
-async def feedback(body: payload.Feedback, state: AuthorizedState) -> dict[str, str]:
-    """Record the true label of a scored row, for the label join."""
-    if state.collector is None:
-        raise HTTPException(409, "this service collects no data: start it with --collect")
-    state.collector.add(FEEDBACK, [{"time": now(), **body.model_dump()}])
-    return {"status": "accepted"}
 
 
 @router.get("/v2/health/live")
@@ -132,10 +140,7 @@ async def model_metadata(model: NamedModel) -> dict[str, Any]:
             for kind, names in model.features.items()
             for feature in names
         ],
-        "outputs": [
-            {"name": "probability", "datatype": "FP64", "shape": [-1]},
-            {"name": "label", "datatype": "INT64", "shape": [-1]},
-        ],
+        "outputs": _output_metadata(model),
     }
 
 
@@ -151,28 +156,59 @@ async def infer(
     state: AuthorizedState,
     x_event_time: EventTimeHeader = None,
 ) -> Response:
-    """Open Inference Protocol: one input tensor per feature, outputs probability and label."""
+    """Open Inference Protocol: one input tensor per feature; outputs as ``_tensors`` says."""
     model = await named_model(name, state)  # after the body: a bad body is a 422 whatever the name
     records = _records(body.inputs, state.row_model, state.max_rows)
     request_id = body.id or uuid.uuid4().hex
-    probabilities, labels = await _score(state, model, records, request_id, x_event_time)
-    rows = len(records)
+    predicted = await _score(state, model, records, request_id, x_event_time)
     return _json(
         {
             "model_name": model.name,
             "model_version": model.version,
             "id": request_id,
-            "outputs": [
-                {
-                    "name": "probability",
-                    "datatype": "FP64",
-                    "shape": [rows],
-                    "data": probabilities.tolist(),
-                },
-                {"name": "label", "datatype": "INT64", "shape": [rows], "data": labels.tolist()},
-            ],
+            "outputs": _tensors(predicted),
         }
     )
+
+
+def _tensors(predicted: Predictions) -> list[dict[str, Any]]:
+    """The output tensors: a binary model's ``probability`` (FP64) and ``label`` (INT64); a
+    multiclass model's ``probability`` (FP64, rows x classes, row-major, its ``classes`` in
+    parameters) and ``label`` (BYTES); a regression's ``value`` (FP64)."""
+    rows, values = len(predicted.values), predicted.values.ravel().tolist()
+    if predicted.task is Task.REGRESSION:
+        return [{"name": "value", "datatype": "FP64", "shape": [rows], "data": values}]
+    labels = {"name": "label", "shape": [rows], "data": predicted.decisions().tolist()}
+    if predicted.task is Task.BINARY:
+        return [
+            {"name": "probability", "datatype": "FP64", "shape": [rows], "data": values},
+            {**labels, "datatype": "INT64"},
+        ]
+    classes = list(predicted.classes)
+    return [
+        {
+            "name": "probability",
+            "datatype": "FP64",
+            "shape": [rows, len(classes)],
+            "parameters": {"classes": classes},
+            "data": values,
+        },
+        {**labels, "datatype": "BYTES"},
+    ]
+
+
+def _output_metadata(model: ServedModel) -> list[dict[str, Any]]:
+    """The output tensors' names, types and shapes, any number of rows (-1)."""
+    artifact = model.artifact
+    empty = np.empty((0, len(artifact.classes)) if artifact.classes else 0)
+    tensors = _tensors(Predictions(artifact.task, empty, artifact.threshold, artifact.classes))
+    return [
+        {
+            **{key: value for key, value in tensor.items() if key != "data"},
+            "shape": [-1, *tensor["shape"][1:]],
+        }
+        for tensor in tensors
+    ]
 
 
 @router.post("/admin/reload")
@@ -207,8 +243,7 @@ def _rows(
     model: ServedModel,
     request_id: str,
     records: Sequence[dict[str, Any]],
-    probabilities: np.ndarray,
-    labels: np.ndarray,
+    predicted: Predictions,
     event_time: datetime | None,
 ) -> list[dict[str, Any]]:
     """One collector record per scored row; ``event_time`` is when the rows happened, if given."""
@@ -224,11 +259,9 @@ def _rows(
             "model_name": model.name,
             "model_version": model.version,
             "inputs": record,
-            "outputs": {"probability": float(probability), "label": int(label)},
+            "outputs": output,
         }
-        for row, (record, probability, label) in enumerate(
-            zip(records, probabilities, labels, strict=True)
-        )
+        for row, (record, output) in enumerate(zip(records, outputs(predicted), strict=True))
     ]
 
 

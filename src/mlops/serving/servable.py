@@ -24,6 +24,7 @@ from mlops.artifact import ModelArtifact
 from mlops.columns import model_inputs as typed_inputs
 from mlops.errors import MlopsError
 from mlops.serving import fastpath
+from mlops.task import Predictions, predict
 
 log = logging.getLogger(__name__)
 PARITY_ROWS = 2000
@@ -96,14 +97,22 @@ class ServedModel:
 
     @property
     def interface(self) -> tuple[Any, ...]:
-        """What a request must look like: a model with another interface is another service."""
-        return (self.features, self.input_types, self.context)
+        """What requests and answers look like: a model with another is another service."""
+        model = self.artifact
+        return (self.features, self.input_types, self.context, model.task, model.classes)
 
-    def probabilities(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    def predict(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """The model's predictions of validated records, in its task's form (``task.predict``)."""
         if self.fast is not None:
-            return self.fast.probabilities(records)
+            return self.fast.predict(records)
         frame = pd.DataFrame.from_records(list(records), columns=self.feature_names)
-        return self.artifact.pipeline.predict_proba(model_inputs(frame, self.features))[:, 1]
+        model = self.artifact
+        return predict(model.task, model.pipeline, model_inputs(frame, self.features))
+
+    def predictions(self, records: Sequence[Mapping[str, Any]]) -> Predictions:
+        """``predict`` with what reading it needs (threshold, classes)."""
+        model = self.artifact
+        return Predictions(model.task, self.predict(records), model.threshold, model.classes)
 
 
 def model_inputs(frame: pd.DataFrame, features: Mapping[str, list[str]]) -> pd.DataFrame:
@@ -124,7 +133,6 @@ def load(
         )
     try:
         loaded = artifact.load(location.folder)
-        artifact.binary_threshold(loaded.metadata, "mlops serve")
         profile = artifact.reference(location.folder)
         fast, difference = _fast_path(loaded, profile, parity_data)
         missing = frozenset(name for name, doc in profile["features"].items() if doc["missing"])
@@ -146,7 +154,7 @@ def _fast_path(
     loaded: ModelArtifact, profile: dict[str, Any], parity_data: Path | None
 ) -> tuple[fastpath.FastScorer | None, float | None]:
     try:
-        scorer = fastpath.FastScorer(loaded.pipeline)
+        scorer = fastpath.FastScorer(loaded.pipeline, loaded.task)
     except fastpath.UnsupportedModelError as reason:
         log.info("fast path off: %s", reason)
         return None, None

@@ -78,7 +78,9 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_exception_handler(RequestValidationError, routes.invalid_request)
     app.add_middleware(Observe, metrics=metrics, max_body_bytes=settings.max_body_bytes)
-    app.include_router(routes.predict_router(payload.predict_request(row_model, settings.max_rows)))
+    request = payload.predict_request(row_model, settings.max_rows)
+    app.include_router(routes.predict_router(request, model.artifact.task))
+    app.include_router(routes.feedback_router(model.artifact.task))
     app.include_router(routes.router)
     return app
 

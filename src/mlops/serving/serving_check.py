@@ -2,7 +2,7 @@
 
 Training/serving skew is silent: a category typed as text by the request model but as an
 integer at training, say, makes the encoder see unknown categories and the service answer
-other probabilities than the evaluated model, with no error anywhere. Here holdout rows are
+other predictions than the evaluated model, with no error anywhere. Here holdout rows are
 sent as a client sends them (JSON, each value typed as the data contract declares it) through
 the service's own request model and its loaded model (fast path included, both of its routes)
 and compared with the pipeline's scores on the same rows.
@@ -45,8 +45,8 @@ def client_records(frame: pd.DataFrame, model: servable.ServedModel) -> list[dic
 def served_scores(
     model: servable.ServedModel, row: type[Any], records: list[dict[str, Any]], rows_per_call: int
 ) -> np.ndarray:
-    """Scores of the records, validated and scored as the service does, ``rows_per_call`` at a
-    time."""
+    """Predictions of the records (``task.predict``'s form), validated and scored as the service
+    does, ``rows_per_call`` at a time."""
     validated = []
     for index, record in enumerate(records):
         try:
@@ -58,7 +58,7 @@ def served_scores(
             ) from None
     return np.concatenate(
         [
-            model.probabilities(validated[start : start + rows_per_call])
+            model.predict(validated[start : start + rows_per_call])
             for start in range(0, len(validated), rows_per_call)
         ]
     )
@@ -70,7 +70,7 @@ def check(model_dir: Path, holdout: pd.DataFrame, schema_file: Path | None) -> d
     row = payload.row_model(
         model.features, schema_file, model.missing_in_training, model.input_types, model.context
     )
-    evaluated = model.artifact.pipeline.predict_proba(model.artifact.inputs(holdout))[:, 1]
+    evaluated = model.artifact.predictions(model.artifact.inputs(holdout)).values
     records = client_records(holdout, model)
     batched = served_scores(model, row, records, BATCH_ROWS)
     single = served_scores(model, row, records[:SINGLE_ROWS], 1)

@@ -56,6 +56,20 @@ def run(
         raise MlopsError(f"smoke test: {base} is not ready")
     answer = _request(f"{base}/predict", token, {"records": [typical_row(profile, input_types)]})
     [prediction] = answer["predictions"]
-    if not 0.0 <= prediction["probability"] <= 1.0:
-        raise MlopsError(f"smoke test: probability {prediction['probability']} is not in [0, 1]")
+    _check(prediction)
     return {"url": base, "model_version": answer["model_version"], **prediction}
+
+
+def _check(prediction: dict[str, Any]) -> None:
+    """A prediction of any task that is a prediction: probabilities in [0, 1] (a multiclass
+    model's summing to 1), or a finite value."""
+    if "value" in prediction:
+        if not np.isfinite(prediction["value"]):
+            raise MlopsError(f"smoke test: the value {prediction['value']} is not finite")
+        return
+    probabilities = prediction.get("probabilities") or {"probability": prediction["probability"]}
+    values = np.asarray(list(probabilities.values()), dtype=float)
+    if not ((values >= 0).all() and (values <= 1).all()):
+        raise MlopsError(f"smoke test: probabilities {probabilities} are not in [0, 1]")
+    if "probabilities" in prediction and not np.isclose(values.sum(), 1.0):
+        raise MlopsError(f"smoke test: the classes' probabilities sum to {values.sum()}, not 1")

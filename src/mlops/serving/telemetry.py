@@ -7,11 +7,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import HTTPException
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Summary,
+    generate_latest,
+)
+
+from mlops.task import Predictions, Task
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -38,8 +47,19 @@ class Metrics:
         )
         self.scores = Histogram(
             "mlops_prediction_score",
-            "Predicted probabilities",
+            "Predicted probabilities of the positive class (binary models)",
             buckets=_SCORE_BUCKETS,
+            registry=self.registry,
+        )
+        self.classes = Counter(
+            "mlops_predicted_class",
+            "Rows predicted as each class (multiclass models)",
+            ["class"],
+            registry=self.registry,
+        )
+        self.values = Summary(
+            "mlops_predicted_value",
+            "Predicted values (regression models)",
             registry=self.registry,
         )
         self.model = Gauge(
@@ -71,10 +91,16 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def scored(self, probabilities: Iterable[float]) -> None:
-        """Add each predicted probability to the score histogram."""
-        for value in probabilities:
-            self.scores.observe(value)
+    def scored(self, predicted: Predictions) -> None:
+        """Count what the model said: each binary probability in the score histogram, each
+        predicted class, or each value in the value summary."""
+        if predicted.task is Task.MULTICLASS:
+            for name in predicted.decisions():
+                self.classes.labels(name).inc()
+            return
+        observe = self.scores.observe if predicted.task is Task.BINARY else self.values.observe
+        for value in predicted.values.tolist():
+            observe(value)
 
     def serving(self, name: str, version: str, sha256: str, fast: bool) -> None:
         """Point the model info at the model now served."""
