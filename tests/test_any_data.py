@@ -38,6 +38,7 @@ from tests.serving import serving
 
 pytestmark = pytest.mark.slow
 REQUEST_ROWS = 20
+OIP_ROWS = 5  # rows also scored through the Open Inference Protocol
 
 
 @dataclass
@@ -64,7 +65,7 @@ def _send(url: str, rows: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any
     features = params["features"]
     columns = [*features["categorical"], *features["numeric"]]
     columns += [c for c in params["evaluate"]["slices"] if c not in columns]
-    predictions, versions = [], set()
+    predictions, versions, name = [], set(), ""
     for start in range(0, len(rows), REQUEST_ROWS):
         part = rows.iloc[start : start + REQUEST_ROWS]
         values = part[columns]
@@ -73,11 +74,25 @@ def _send(url: str, rows: pd.DataFrame, params: dict[str, Any]) -> dict[str, Any
         assert answer.status_code == 200, answer.text
         body = answer.json()
         versions.add(body["model_version"])
+        name = body["model_name"]
         predictions += body["predictions"]
         for row, label in enumerate(part["label"].tolist()):
             feedback = {"request_id": body["request_id"], "row": row, "label": label}
             assert httpx.post(f"{url}/feedback", json=feedback, timeout=30).status_code == 202
-    return {"predictions": predictions, "versions": versions}
+    return {"predictions": predictions, "versions": versions, "name": name}
+
+
+def _infer(url: str, rows: pd.DataFrame, name: str) -> dict[str, Any]:
+    """``rows`` as Open Inference Protocol tensors, typed as the model's metadata asks."""
+    metadata = httpx.get(f"{url}/v2/models/{name}", timeout=30).json()
+    inputs = []
+    for tensor in metadata["inputs"]:
+        column = rows[tensor["name"]]
+        values = column.astype(object).where(column.notna(), None).tolist()
+        inputs.append({**tensor, "shape": [len(rows)], "data": values})
+    answer = httpx.post(f"{url}/v2/models/{name}/infer", json={"inputs": inputs}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    return {"metadata": metadata, "outputs": answer.json()["outputs"]}
 
 
 def _label(rows: pd.DataFrame, target: dict[str, Any], task: Task) -> pd.Series:
@@ -121,6 +136,7 @@ def _loop(dataset: Dataset, root: Path) -> Loop:
     collected = root / "collected"
     with serving(repo, "--stage", "prod", "--collect", str(collected)) as server:
         served = _send(server.url, traffic, params)
+        served["oip"] = _infer(server.url, traffic.head(OIP_ROWS), served["name"])
     fetched = run("mlops", "registry", "fetch", version, "--out", "build/registry", cwd=repo)
     model = Path(fetched.stdout.strip())
     monitor = run(
@@ -217,6 +233,26 @@ def test_the_service_scores_client_rows_exactly_as_the_evaluated_model(loop: Loo
     assert check["largest_difference"] <= 1e-9
 
 
+def test_the_open_inference_protocol_answers_in_the_tasks_tensors(loop: Loop) -> None:
+    oip, task = loop.served["oip"], loop.dataset.task
+    outputs = {tensor["name"]: tensor for tensor in oip["outputs"]}
+    declared = {tensor["name"]: tensor["datatype"] for tensor in oip["metadata"]["outputs"]}
+    assert declared == {name: tensor["datatype"] for name, tensor in outputs.items()}
+    first = loop.served["predictions"][:OIP_ROWS]  # the same rows through /predict
+    if task is Task.REGRESSION:
+        assert outputs["value"]["data"] == pytest.approx([row["value"] for row in first])
+        return
+    assert outputs["label"]["data"] == [row["label"] for row in first]
+    probability = outputs["probability"]
+    if task is Task.BINARY:
+        assert probability["data"] == pytest.approx([row["probability"] for row in first])
+        return
+    classes = probability["parameters"]["classes"]
+    assert probability["shape"] == [OIP_ROWS, len(classes)]
+    expected = [row["probabilities"][name] for row in first for name in classes]
+    assert probability["data"] == pytest.approx(expected)
+
+
 def test_integer_coded_categories_stay_integers_in_requests(loop: Loop) -> None:
     metadata = artifact.metadata(loop.repo / "model")
     declared = yaml.safe_load((loop.repo / "schema.yaml").read_text())["tables"]
@@ -235,7 +271,8 @@ def test_monitoring_judges_the_traffic_and_slices_by_a_column_that_is_no_input(
 ) -> None:
     assert loop.monitor_code in (0, 3, 4), loop.drift["decision"]
     judged = [w for w in loop.drift["windows"] if w["status"] != "too_few_rows"]
-    assert sum(w["rows"] for w in judged) == loop.dataset.traffic_rows
+    # Every collected row, the Open Inference Protocol's too; only /predict's got feedback.
+    assert sum(w["rows"] for w in judged) == loop.dataset.traffic_rows + OIP_ROWS
     [window] = loop.drift["performance"]["windows"]
     assert window["metrics"]["rows"] == loop.dataset.traffic_rows
     assert set(METRICS[loop.dataset.task]) <= set(window["metrics"])

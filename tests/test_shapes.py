@@ -26,6 +26,7 @@ from mlops.errors import MlopsError
 from mlops.monitoring import monitor
 from mlops.pipeline import train
 from mlops.serving import payload, serving_check
+from mlops.task import Task
 
 ROWS = 1500
 
@@ -161,6 +162,8 @@ SCHEMA = {
                 "kind": {"dtype": "str", "isin": ["a", "b", "c"]},
                 "x": {"dtype": "float64"},
                 "outcome": {"dtype": "str", "isin": ["YES", "NO"]},
+                "level": {"dtype": "int64", "min": 1, "max": 3},
+                "amount": {"dtype": "float64"},
                 "region": {"dtype": "str", "nullable": True},
             }
         }
@@ -168,11 +171,24 @@ SCHEMA = {
 }
 
 
-def _params(time_column: str | None = None, estimator: str = "hist_gradient_boosting") -> dict:
+# The target of each task: a text yes/no, three integer-coded levels, an amount.
+TARGETS = {
+    Task.BINARY: {"column": "outcome", "positive": "YES"},
+    Task.MULTICLASS: {"column": "level"},
+    Task.REGRESSION: {"column": "amount"},
+}
+
+
+def _params(
+    time_column: str | None = None,
+    estimator: str = "hist_gradient_boosting",
+    task: Task = Task.BINARY,
+) -> dict:
     return {
+        "task": str(task),
         "data": {"table": "visits", "time_column": time_column, "source": None},
         "features": {
-            "target": {"column": "outcome", "positive": "YES"},
+            "target": TARGETS[task],
             "categorical": ["district", "kind"],
             "numeric": ["x"],
         },
@@ -194,16 +210,26 @@ def _visits(rows: int = ROWS, seed: int = 1) -> pd.DataFrame:
     x = rng.normal(size=rows)
     odds = np.where(district <= 3, 2.0, -2.0) + 0.5 * x
     outcome = np.where(rng.random(rows) < 1 / (1 + np.exp(-odds)), "YES", "NO")
+    noisy = odds + rng.normal(size=rows)
+    level = np.digitize(noisy, np.quantile(noisy, [1 / 3, 2 / 3])) + 1
     region = rng.choice(["north", "south", None], rows)
     return pd.DataFrame(
-        {"district": district, "kind": kind, "x": x, "outcome": outcome, "region": region}
+        {
+            "district": district,
+            "kind": kind,
+            "x": x,
+            "outcome": outcome,
+            "level": level,
+            "amount": 10 + 3 * noisy,
+            "region": region,
+        }
     )
 
 
-def _project(folder: Path, estimator: str) -> Params:
+def _project(folder: Path, estimator: str, task: Task = Task.BINARY) -> Params:
     """Validate, featurize and train the small project in ``folder``; returns its params."""
     folder.mkdir(parents=True)
-    (folder / "params.yaml").write_text(yaml.safe_dump(_params(estimator=estimator)))
+    (folder / "params.yaml").write_text(yaml.safe_dump(_params(estimator=estimator, task=task)))
     (folder / "schema.yaml").write_text(yaml.safe_dump(SCHEMA))
     (folder / "data" / "visits").mkdir(parents=True)
     _visits().to_csv(folder / "data" / "visits" / "visits.csv", index=False)
@@ -215,10 +241,22 @@ def _project(folder: Path, estimator: str) -> Params:
     return params
 
 
-@pytest.fixture(scope="module", params=["hist_gradient_boosting", "logistic_regression"])
+@pytest.fixture(
+    scope="module",
+    params=[
+        (Task.BINARY, "hist_gradient_boosting"),
+        (Task.BINARY, "logistic_regression"),
+        (Task.MULTICLASS, "hist_gradient_boosting"),
+        (Task.MULTICLASS, "logistic_regression"),
+        (Task.REGRESSION, "hist_gradient_boosting"),
+        (Task.REGRESSION, "ridge"),
+    ],
+    ids=lambda pair: "-".join(map(str, pair)),
+)
 def project(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("visits") / request.param
-    _project(folder, request.param)
+    task, estimator = request.param
+    folder = tmp_path_factory.mktemp("visits") / f"{task}-{estimator}"
+    _project(folder, estimator, task)
     return folder
 
 
@@ -232,7 +270,7 @@ def test_served_scores_equal_evaluated_scores_for_every_estimator(project: Path)
     assert result["passed"], result
     assert result["largest_difference"] <= serving_check.TOLERANCE
     assert result["rows"] > 300
-    assert result["fast_path"] == project.name.startswith("hist")
+    assert result["fast_path"] == project.name.endswith("hist_gradient_boosting")
 
 
 def test_the_check_catches_an_integer_category_typed_as_something_else(
@@ -249,4 +287,9 @@ def test_the_model_records_the_contract_types_and_the_context(project: Path) -> 
     metadata = (project / "model" / "model.json").read_text()
     assert '"district": "int64"' in metadata
     assert '"region": "str"' in metadata
-    assert '"label": "outcome == \'YES\'"' in metadata
+    rules = {
+        "binary": "outcome == 'YES'",
+        "multiclass": "level (multiclass)",
+        "regression": "amount (regression)",
+    }
+    assert f'"label": "{rules[project.name.split("-")[0]]}"' in metadata
