@@ -20,6 +20,7 @@ from mlops import artifact, columns
 from mlops.config import Params, load_params
 from mlops.pipeline import reference
 from mlops.registry import bootstrap, gate
+from mlops.task import Predictions, Task
 from project.model import build_model
 from tests.conftest import clone_project, run, set_params
 
@@ -251,7 +252,7 @@ def scored(
     }
     results = {}
     for name, pipeline in pipelines.items():
-        scores = pipeline.predict_proba(inputs)[:, 1]
+        scores = Predictions(Task.BINARY, pipeline.predict_proba(inputs)[:, 1], meta["threshold"])
         profile = reference.build(inputs, params.features.categorical, scores)
         artifact.save(folder / str(name), pipeline, meta, profile)
         results[name] = gate._score(folder / str(name), holdout, scoring)
