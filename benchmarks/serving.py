@@ -35,7 +35,7 @@ import pandas as pd
 import psutil
 
 from mlops import artifact
-from mlops.serving import batch, servable
+from mlops.serving import batch, servable, serving_check
 
 BIN = Path(sys.executable).parent
 SERVER_CPU, CLIENT_CPU = 0, 1
@@ -316,7 +316,9 @@ def main() -> None:
     args = parser.parse_args()
     model = artifact.load(args.model)
     frame = servable.model_inputs(pd.read_parquet(args.rows), model.metadata["features"])
-    records = json.loads(frame.head(1000).to_json(orient="records"))
+    # Rows as a client sends them: an integer-coded category as an integer, as the contract says.
+    served = servable.load(servable.FolderSource(args.model))
+    records = serving_check.client_records(frame.head(1000), served)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
