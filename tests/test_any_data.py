@@ -188,10 +188,11 @@ def _loop(dataset: Dataset, root: Path) -> Loop:
 
 @pytest.fixture(scope="module")
 def loops(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Loop]:
-    """Both projects' loops, run side by side: each is a chain of commands that mostly waits
-    on its own child processes, so two of them take little longer than one."""
+    """The projects' loops, two at a time: each is a chain of commands that mostly waits on its
+    own child processes, so two take little longer than one; four at once on two cores (beside
+    the suite's other worker) only queue for them."""
     roots = {name: tmp_path_factory.mktemp(name) for name in DATASETS}
-    with ThreadPoolExecutor(max_workers=len(DATASETS)) as pool:
+    with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {name: pool.submit(_loop, DATASETS[name], roots[name]) for name in DATASETS}
         return {name: future.result() for name, future in futures.items()}
 

@@ -47,16 +47,16 @@ def log(tmp_path: Path) -> Path:
     """Three requests in three files; times and a category that Arrow would take for times."""
     folder = tmp_path / "collected"
     first = [
-        {"shop": "AA", "amount": 100, "day": "2013-06-15", "region": None},
-        {"shop": None, "amount": 7, "day": "2013-06-16T08:00:00", "region": "north-south"},
+        {"shop": "S1", "amount": 100, "day": "2024-06-15", "region": None},
+        {"shop": None, "amount": 7, "day": "2024-06-16T08:00:00", "region": "north-south"},
     ]
-    second = [{"shop": "UA", "amount": 250.5, "day": "2013-06-15", "region": None}]
+    second = [{"shop": "S7", "amount": 250.5, "day": "2024-06-15", "region": None}]
     _collect(
         folder,
         collector.PREDICTIONS,
         _scored("q0", first, None),
-        _scored("q1", second, "2013-06-15T08:00:00-04:00"),
-        _scored("q2", first, "2013-06-16T09:30:00+00:00"),
+        _scored("q1", second, "2024-06-15T08:00:00-04:00"),
+        _scored("q2", first, "2024-06-16T09:30:00+00:00"),
     )
     feedback = [
         {"request_id": "q0", "row": 1, LABEL: 1},
@@ -73,11 +73,11 @@ def log(tmp_path: Path) -> Path:
 def test_every_field_is_read_as_written(log: Path) -> None:
     rows = logs.records(str(log), collector.PREDICTIONS)
     assert rows["event_time"].tolist()[2:4] == [
-        "2013-06-15T08:00:00-04:00",  # text, not a timestamp moved to UTC
-        "2013-06-16T09:30:00+00:00",
+        "2024-06-15T08:00:00-04:00",  # text, not a timestamp moved to UTC
+        "2024-06-16T09:30:00+00:00",
     ]
     assert pd.isna(rows["event_time"][0])  # the first request sent none
-    assert rows["inputs.day"].tolist()[:3] == ["2013-06-15", "2013-06-16T08:00:00", "2013-06-15"]
+    assert rows["inputs.day"].tolist()[:3] == ["2024-06-15", "2024-06-16T08:00:00", "2024-06-15"]
     assert rows["inputs.amount"].dtype == "float64"  # integers in one file, fractions in another
     assert rows["inputs.amount"].tolist() == [100.0, 7.0, 250.5, 100.0, 7.0]
     assert rows["row"].dtype == "int64"
@@ -104,7 +104,7 @@ def test_the_latest_label_of_each_collected_row_is_written(log: Path, tmp_path: 
     }
     labelled = pd.read_parquet(output).set_index(labels.KEY)
     assert labelled[LABEL].to_dict() == {("q0", 1): 1, ("q1", 0): 1}
-    assert labelled.loc[("q1", 0), "shop"] == "UA"
+    assert labelled.loc[("q1", 0), "shop"] == "S7"
     assert labelled.loc[("q1", 0), "predicted_probability"] == 0.0
     assert {"predicted_label", "model_version", "event_time", "region"} <= set(labelled.columns)
 

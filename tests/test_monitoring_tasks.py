@@ -34,7 +34,7 @@ from mlops.monitoring.drift import column_drift
 from mlops.pipeline import metrics, reference, train
 from mlops.serving import collector
 from mlops.serving.collector import Collector
-from mlops.task import METRICS, PRIMARY, Predictions, Task, outputs
+from mlops.task import METRICS, PRIMARY, Predictions, Task
 from tests.conftest import run
 from tests.datasets import DATASETS, Dataset
 
@@ -115,7 +115,7 @@ def _collect(log: Path, monitored: Monitored, served_as: str) -> None:
         for name in [*monitored.params.features.categorical, *monitored.params.context]:
             logged[name] = category_text(logged[name])
         inputs = json.loads(logged.to_json(orient="records"))
-        served = outputs(monitored.predictions(day))
+        served = monitored.predictions(day).outputs
         truth = json.loads(rows[monitored.target].to_json(orient="records"))
         requests = [f"{day}-{index // REQUEST_ROWS}" for index in range(len(rows))]
         sink.add(

@@ -29,22 +29,22 @@ from mlops.monitoring.windows import WindowSummary
 
 SVG = "{http://www.w3.org/2000/svg}"
 CHROMIUM = shutil.which("chromium")
-LAYOUT = logs.LogLayout(["site"], ["temp", "pressure"], "M")
-KINDS = {"site": CATEGORICAL, "temp": NUMERIC, "pressure": NUMERIC}
+LAYOUT = logs.LogLayout(["site"], ["voltage", "flow"], "M")
+KINDS = {"site": CATEGORICAL, "voltage": NUMERIC, "flow": NUMERIC}
 SMALL_ROWS = 12
 
 
-def _rows(count: int, seed: int, month: str, temp: float = 15.0, dead: bool = False):
-    """Collected rows of one month; ``dead``: the pressure sensor sent nothing."""
+def _rows(count: int, seed: int, month: str, voltage: float = 15.0, dead: bool = False):
+    """Collected rows of one month; ``dead``: the flow sensor sent nothing."""
     rng = np.random.default_rng(seed)
     seconds = pd.to_timedelta(rng.integers(0, 27 * 86400, count), unit="s")
-    pressure = np.where(rng.random(count) < 0.05, np.nan, rng.normal(1015, 7, count).round(1))
+    flow = np.where(rng.random(count) < 0.05, np.nan, rng.normal(1015, 7, count).round(1))
     return pd.DataFrame(
         {
             logs.TIME: pd.Timestamp(f"{month}-01", tz="UTC") + seconds,
             "site": rng.choice(["north", "south", "east"], count),
-            "temp": rng.normal(temp, 8, count).round(1),
-            "pressure": np.full(count, np.nan) if dead else pressure,
+            "voltage": rng.normal(voltage, 8, count).round(1),
+            "flow": np.full(count, np.nan) if dead else flow,
             logs.SCORE: rng.random(count),
             "model_version": "v1",
             logs.WINDOW: month,
@@ -56,7 +56,7 @@ def _rows(count: int, seed: int, month: str, temp: float = 15.0, dead: bool = Fa
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
     """A report as ``monitor.run`` writes it: a normal month, a warm one (temperature drifts),
-    one with a dead pressure sensor (the newest judged), and one of a dozen rows."""
+    one with a dead flow sensor (the newest judged), and one of a dozen rows."""
     reference = _rows(5000, 0, "2023-06")
     baseline = monitor.Baseline(
         {"categorical": LAYOUT.categorical, "numeric": LAYOUT.numeric},
@@ -69,9 +69,9 @@ def report() -> dict[str, Any]:
     )
     windows = {
         "2024-01": _rows(2000, 1, "2024-01"),
-        "2024-02": _rows(2000, 2, "2024-02", temp=30.0),
+        "2024-02": _rows(2000, 2, "2024-02", voltage=30.0),
         "2024-03": _rows(1500, 3, "2024-03", dead=True),
-        "2024-04": _rows(SMALL_ROWS, 4, "2024-04", temp=60.0),
+        "2024-04": _rows(SMALL_ROWS, 4, "2024-04", voltage=60.0),
     }
     settings = MonitorParams()
     summaries = {name: WindowSummary.of(rows, LAYOUT) for name, rows in windows.items()}
@@ -119,15 +119,15 @@ def _titled(chart: ElementTree.Element, tag: str) -> dict[str, ElementTree.Eleme
 
 def test_a_feature_with_every_value_missing_is_drawn_as_all_missing(report, page) -> None:
     assert report["windows"][2]["status"] == monitor.DATA_QUALITY
-    pressure = report["newest_window_distributions"]["pressure"]
-    assert pressure["current"] is None
-    assert pressure["missing"][1] == 1.0
+    flow = report["newest_window_distributions"]["flow"]
+    assert flow["current"] is None
+    assert flow["missing"][1] == 1.0
     charts = _charts(page)
-    dead = ElementTree.tostring(charts["pressure"], encoding="unicode")
+    dead = ElementTree.tostring(charts["flow"], encoding="unicode")
     assert "all values missing in this window" in dead
-    assert not _bars(charts["pressure"], "current")
-    assert _bars(charts["pressure"], "reference")
-    assert _bars(charts["temp"], "current")
+    assert not _bars(charts["flow"], "current")
+    assert _bars(charts["flow"], "reference")
+    assert _bars(charts["voltage"], "current")
 
 
 def _bars(chart: ElementTree.Element, side: str) -> list[str]:
@@ -180,14 +180,14 @@ def _months() -> list[Any]:
     from mlops.gitops.lifecycle import Month
 
     return [
-        Month("2013-07", "v1.0.0", 900, "drift", 0.6, ["temp"], 0.69),
+        Month("2013-07", "v1.0.0", 900, "drift", 0.6, ["voltage"], 0.69),
         Month(
             "2013-08",
             "v1.0.0",
             950,
             "drift",
             0.55,
-            ["temp"],
+            ["voltage"],
             0.66,
             "candidate",
             0.7,

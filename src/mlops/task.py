@@ -10,8 +10,10 @@ the one the gate decides on unless params.yaml names another.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -63,6 +65,26 @@ METRICS: dict[Task, dict[str, Metric]] = {
 PRIMARY = {Task.BINARY: "roc_auc", Task.MULTICLASS: "macro_f1", Task.REGRESSION: "r2"}
 
 
+# A multiclass model's one-vs-rest ROC AUC of each class, as its metrics record names it (flat,
+# as DVC compares metrics).
+PER_CLASS_AUC = "roc_auc[{}]"
+
+
+def per_class_auc(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The per-class entries of a metrics record (or a diff of one), by class."""
+    prefix, suffix = PER_CLASS_AUC.split("{}")
+    return {
+        key[len(prefix) : -len(suffix)]: value
+        for key, value in metrics.items()
+        if key.startswith(prefix) and key.endswith(suffix)
+    }
+
+
+def of_metrics(metrics: Mapping[str, Any]) -> Task | None:
+    """The task whose metrics a record (metrics.json, a window's live metrics) holds, if any."""
+    return next((task for task in Task if set(METRICS[task]) <= metrics.keys()), None)
+
+
 def lower_is_better(metric: str) -> bool:
     """Whether a smaller ``metric`` is better (a name means the same in every task)."""
     return any(
@@ -107,30 +129,34 @@ class Predictions:
         """The predictions of some of the rows (a slice, a resample's rows)."""
         return replace(self, values=self.values[index])
 
+    @cached_property
+    def outputs(self) -> list[dict[str, Any]]:
+        """Each row's prediction as the service answers it and the collector logs it (made
+        once: a request's answer and its log rows share it): a binary model's ``probability``
+        and ``label`` (0/1), a multiclass model's ``probabilities`` (class: probability) and
+        ``label`` (the likeliest class), a regression's ``value``."""
+        values = self.values.tolist()
+        if self.task is Task.REGRESSION:
+            return [{"value": value} for value in values]
+        labels = self.decisions().tolist()
+        if self.task is Task.BINARY:
+            return [
+                {"probability": p, "label": label} for p, label in zip(values, labels, strict=True)
+            ]
+        return [
+            {"probabilities": dict(zip(self.classes, row, strict=True)), "label": label}
+            for row, label in zip(values, labels, strict=True)
+        ]
+
 
 def classes(pipeline: Any) -> list[str]:
     """A fitted classifier's classes as text, in the order of its probability columns."""
     return [str(value) for value in pipeline.classes_]
 
 
-def outputs(predicted: Predictions) -> list[dict[str, Any]]:
-    """Each row's prediction as the service answers it and the collector logs it: a binary
-    model's ``probability`` and ``label`` (0/1), a multiclass model's ``probabilities`` (class:
-    probability) and ``label`` (the likeliest class), a regression's ``value``."""
-    values = predicted.values.tolist()
-    if predicted.task is Task.REGRESSION:
-        return [{"value": value} for value in values]
-    labels = predicted.decisions().tolist()
-    if predicted.task is Task.BINARY:
-        return [{"probability": p, "label": label} for p, label in zip(values, labels, strict=True)]
-    return [
-        {"probabilities": dict(zip(predicted.classes, row, strict=True)), "label": label}
-        for row, label in zip(values, labels, strict=True)
-    ]
-
-
 def from_outputs(task: Task, rows: list[dict[str, Any]], classes: tuple[str, ...]) -> np.ndarray:
-    """``outputs``' rows back as ``predict``'s array (a log's rows, say), for the metrics."""
+    """``Predictions.outputs``' rows back as ``predict``'s array (a log's rows, say), for the
+    metrics."""
     if task is Task.REGRESSION:
         return np.asarray([row["value"] for row in rows], dtype=float)
     if task is Task.BINARY:

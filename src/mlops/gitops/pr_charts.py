@@ -1,6 +1,6 @@
 """The pull-request comment's charts, drawn in the comment itself: reviewers read the comment,
-not the run's artifact. Each task draws what its evaluate stage writes (``task_of`` tells the
-task from metrics.json); a file a revision lacks is left out, never required.
+not the run's artifact. Each task draws what its evaluate stage writes (``task.of_metrics``
+tells the task from metrics.json); a file a revision lacks is left out, never required.
 
 - Binary, curves: each DVC plot file of the evaluate stage (ROC, precision-recall), at the base
   and in the workspace, resampled on one x grid and drawn as two lines of one Mermaid chart,
@@ -31,7 +31,7 @@ from mlops import git
 from mlops.gitops import mermaid
 from mlops.markdown import table as markdown_table
 from mlops.paths import METRICS_JSON, PLOTS_DIR
-from mlops.task import METRICS, Task, lower_is_better
+from mlops.task import Task, lower_is_better, per_class_auc
 
 BASE, HEAD = "base", "this"
 COLOURS = {BASE: "#8c959f", HEAD: "#0969da"}  # GitHub's grey and blue, readable on light and dark
@@ -52,11 +52,6 @@ class Curve:
     y_title: str
     summary: str
     label: str
-
-
-def task_of(metrics: Mapping[str, Any]) -> Task | None:
-    """The task whose metrics ``metrics`` (metrics.json) holds, if any."""
-    return next((task for task in Task if set(METRICS[task]) <= metrics.keys()), None)
 
 
 # The binary task's curves (dvc.yaml `plots:`).
@@ -217,9 +212,6 @@ def regression(base: str, metrics_diff: dict[str, dict[str, dict[str, Any]]]) ->
     return _joined(blocks)
 
 
-CLASS_AUC = "roc_auc["  # metrics.json's per-class keys: roc_auc[<class>]
-
-
 def confusion_table(path: Path) -> list[str]:
     """A classifier's confusion counts from ``confusion.csv`` (a row per holdout row)."""
     rows = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -236,9 +228,9 @@ def classes(base: str, metrics_diff: dict[str, dict[str, dict[str, Any]]]) -> li
     as a line, then the head's confusion counts."""
     summaries = metrics_diff.get(str(METRICS_JSON), {})
     per_class = {
-        name[len(CLASS_AUC) : -1]: entry
-        for name, entry in sorted(summaries.items())
-        if name.startswith(CLASS_AUC) and name.endswith("]") and entry.get("new") is not None
+        name: entry
+        for name, entry in sorted(per_class_auc(summaries).items())
+        if entry.get("new") is not None
     }
     blocks = []
     if per_class:

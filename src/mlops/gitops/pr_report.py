@@ -29,7 +29,7 @@ from mlops.paths import (
     SLICES_JSON,
 )
 from mlops.tables import write_text
-from mlops.task import PRIMARY, Task
+from mlops.task import PRIMARY, Task, of_metrics
 
 # Each task's charts section, and the plots `dvc plots diff` draws of it.
 CHARTS_TITLE = {
@@ -137,7 +137,7 @@ def build(base: str, images: bool = False) -> str:
     base_slices = git.show(base, str(SLICES_JSON))
     gate = json.loads(GATE_JSON.read_text()) if GATE_JSON.exists() else {}
     current = json.loads(METRICS_JSON.read_text()) if METRICS_JSON.exists() else {}
-    task = pr_charts.task_of(current) or Task.BINARY
+    task = of_metrics(current) or Task.BINARY
     plots = [
         f"{PLOTS_NAMED[task]} against the base: `dvc plots diff`, in this run's artifacts "
         "(`plots/index.html`)."

@@ -22,7 +22,7 @@ from mlops.tables import write_parquet
 from mlops.task import Task
 
 KEY = ["request_id", "row"]
-# The output (``task.outputs``) that only each task's records hold, as ``logs.records`` names it.
+# The output (``Predictions.outputs``) only each task's records hold, as ``logs.records`` names it.
 _SIGNS = {
     Task.BINARY: "outputs.probability",
     Task.MULTICLASS: "outputs.probabilities",

@@ -2,7 +2,7 @@
 
 The one reader of that layout: Arrow's JSON reader, one file at a time, so reading is fast and
 memory holds one file whatever the size of the log. Monitoring reads predictions typed by the
-model's features and outputs (each task's, ``task.outputs``), each row given the window it
+model's features and outputs (each task's, ``Predictions.outputs``), each row given the window it
 belongs to by the time it happened (``event_time``, else the time it was scored); the label join
 reads every field as written.
 """
@@ -62,7 +62,7 @@ class LogLayout:
         )
 
     def _outputs(self) -> pa.DataType:
-        """``task.outputs``' row as Arrow reads it."""
+        """``Predictions.outputs``' row as Arrow reads it."""
         if self.task is Task.REGRESSION:
             return pa.struct([("value", pa.float64())])
         if self.task is Task.MULTICLASS:

@@ -15,7 +15,7 @@ from mlops.monitoring import html_report
 from mlops.monitoring.drift import strength
 from mlops.monitoring.monitor import TOO_FEW_ROWS, newest
 from mlops.tables import write_json, write_text
-from mlops.task import METRICS, PRIMARY, Task
+from mlops.task import METRICS, PRIMARY, Task, of_metrics
 
 SHOWN_DRIFTED = 3
 TITLES = {"roc_auc": "ROC AUC", "macro_f1": "macro F1", "r2": "R2"}  # the primary metrics'
@@ -30,11 +30,9 @@ def _live(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _task(report: dict[str, Any]) -> Task:
-    """The model's task, told by its metrics' names, live or holdout (binary if it has none)."""
+    """The model's task, told by its metrics, live or holdout (binary if it has none)."""
     known = [*_live(report).values(), report["performance"]["holdout"] or {}]
-    return next(
-        (task for metrics in known for task in Task if PRIMARY[task] in metrics), Task.BINARY
-    )
+    return next((task for metrics in known if (task := of_metrics(metrics))), Task.BINARY)
 
 
 def _number(value: Any) -> str:

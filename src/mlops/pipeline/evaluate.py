@@ -14,7 +14,7 @@ from mlops.paths import IMPORTANCE_JSON, METRICS_JSON, MODEL_DIR, PLOTS_DIR, SLI
 from mlops.pipeline import plots
 from mlops.pipeline.metrics import by_slice, per_class_roc_auc, score
 from mlops.tables import write_atomically, write_json
-from mlops.task import METRICS, Task
+from mlops.task import METRICS, PER_CLASS_AUC, Task
 
 
 def _importance(pipeline: Any, inputs: pd.DataFrame, labels: pd.Series, params: Params) -> dict:
@@ -46,9 +46,9 @@ def run(params: Params) -> dict[str, float]:
     overall = score(labels, predicted)
     if model.threshold is not None:
         overall["threshold"] = round(model.threshold, 6)
-    if model.task is Task.MULTICLASS:  # flat, as DVC compares metrics: roc_auc[class]
+    if model.task is Task.MULTICLASS:
         per_class = per_class_roc_auc(labels, predicted)
-        overall.update({f"roc_auc[{name}]": value for name, value in per_class.items()})
+        overall.update({PER_CLASS_AUC.format(name): value for name, value in per_class.items()})
     slices = by_slice(
         holdout, labels, predicted, params.evaluate.slices, params.evaluate.min_slice_rows
     )

@@ -11,7 +11,7 @@ from mlops.config import TargetParams
 from mlops.markdown import table as markdown_table
 from mlops.paths import SLICES_JSON
 from mlops.registry import lineage
-from mlops.task import METRICS, Task
+from mlops.task import METRICS, Task, per_class_auc
 
 # Each slice's numbers on the card: (header, key in slices.json, format). A binary card keeps
 # its three; another task shows its label summary and every metric of the task.
@@ -62,7 +62,7 @@ def _label(params: dict[str, Any]) -> str:
 def _classes(metrics: dict[str, Any]) -> list[str]:
     """A multiclass model's classes as its evaluation names them (``roc_auc[<class>]``): those
     the holdout holds, since the model's own list is in its DVC-tracked folder, not in git."""
-    return [name[len("roc_auc[") : -1] for name in metrics if name.startswith("roc_auc[")]
+    return list(per_class_auc(metrics))
 
 
 def _months(months: list[str]) -> str:

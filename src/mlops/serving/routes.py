@@ -34,7 +34,7 @@ from mlops.serving.dependencies import (
     named_model,
 )
 from mlops.serving.servable import ServedModel
-from mlops.task import Predictions, Task, outputs
+from mlops.task import Predictions, Task
 
 INLINE_ROWS = 64
 _OIP_TYPES = {"int64": "INT64", "float64": "FP64"}
@@ -86,7 +86,7 @@ def predict_router(request_model: type[BaseModel], task: Task) -> APIRouter:
                 "model_name": model.name,
                 "model_version": model.version,
                 "request_id": request_id,
-                "predictions": outputs(predicted),
+                "predictions": predicted.outputs,
             }
         )
 
@@ -261,7 +261,7 @@ def _rows(
             "inputs": record,
             "outputs": output,
         }
-        for row, (record, output) in enumerate(zip(records, outputs(predicted), strict=True))
+        for row, (record, output) in enumerate(zip(records, predicted.outputs, strict=True))
     ]
 
 
