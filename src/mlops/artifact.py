@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from mlops import columns
 from mlops.errors import MlopsError
 from mlops.tables import write_atomically, write_json
 from mlops.task import Predictions, Task, predict
 
 if TYPE_CHECKING:  # loading a model needs skops and scikit-learn; reading its files does not
+    import pandas as pd
     from sklearn.pipeline import Pipeline
 
 MODEL_FILE = "model.skops"
@@ -86,6 +85,8 @@ class ModelArtifact:
     def inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The columns this model was trained on, typed as it expects: older models keep
         working after ``params.yaml`` changes its feature lists."""
+        from mlops import columns
+
         names = self.metadata["features"]
         return columns.model_inputs(frame, names["categorical"], names["numeric"])
 

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import yaml
 
 from mlops.errors import MlopsError
 from mlops.task import Task
 
 if TYPE_CHECKING:  # pandera is the pipeline's: the service reads the contracts, not the checks
+    import pandas as pd
     import pandera.pandas as pa
 
 PRODUCTION_TABLE = "production"

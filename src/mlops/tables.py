@@ -9,12 +9,13 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from mlops.errors import MlopsError
 from mlops.schema import SchemaViolationError
+
+if TYPE_CHECKING:  # reading and writing JSON, as registry commands do, needs no pandas
+    import pandas as pd
 
 
 class RawFileError(MlopsError):
@@ -33,6 +34,8 @@ def read_csv(path: Path) -> pd.DataFrame:
     that is not UTF-8 text with at least one row fails with ``RawFileError`` naming it, rather
     than a parser's traceback or an empty table that passes every check.
     """
+    import pandas as pd
+
     text = _text(path)
     header = next(csv.reader(io.StringIO(text)), [])
     repeated = sorted({name for name in header if header.count(name) > 1})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import GroupShuffleSplit, train_test_split
 
 from mlops.config import SplitParams
 from mlops.errors import MlopsError
@@ -49,6 +48,8 @@ def random_split(
 ) -> dict[str, pd.DataFrame]:
     """Shares of rows drawn with the seed, each part with the classes' shares when ``label``
     names a class column (rows keep the data's order within a part)."""
+    from sklearn.model_selection import train_test_split  # a time split never loads sklearn
+
     holdout_share, validation_share = _shares(params)
     try:
         rest, holdout = train_test_split(
@@ -71,6 +72,8 @@ def random_split(
 
 def group_split(frame: pd.DataFrame, params: SplitParams) -> dict[str, pd.DataFrame]:
     """Shares of the groups drawn with the seed: no group is in two parts."""
+    from sklearn.model_selection import GroupShuffleSplit
+
     column = params.group_column
     assert column is not None
     if column not in frame:

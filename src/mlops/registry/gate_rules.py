@@ -6,10 +6,9 @@ record's verdict follows from its own numbers and the rules, rather than trust i
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
-
-import pandas as pd
 
 from mlops.config import GateParams
 
@@ -34,9 +33,14 @@ def judged_slices(
         for column, values in champion["slices"].items()
         for value, theirs in values.items()
         if (ours := candidate["slices"].get(column, {}).get(value)) is not None
-        and not pd.isna(ours[metric])
-        and not pd.isna(theirs[metric])
+        and _defined(ours[metric])
+        and _defined(theirs[metric])
     ]
+
+
+def _defined(value: float | None) -> bool:
+    """A slice's metric, unless the slice had one class (null in JSON, NaN in memory)."""
+    return value is not None and not math.isnan(value)
 
 
 def decide(
