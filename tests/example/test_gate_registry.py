@@ -86,6 +86,27 @@ def repo(production: Path, tmp_path: Path) -> Path:
     return copy
 
 
+@pytest.fixture(scope="module")
+def proposed(production: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """``production`` with a better candidate reproduced, gated and committed (not registered),
+    and the gate's exit code: one reproduction for the tests that need a candidate other than
+    the champion."""
+    repo = tmp_path_factory.mktemp("proposed") / "repo"
+    shutil.copytree(production, repo, symlinks=True)
+    better = {
+        "train.hist_gradient_boosting.max_iter": 100,
+        "train.hist_gradient_boosting.learning_rate": 0.05,
+    }
+    return repo, propose(repo, better, "better")
+
+
+@pytest.fixture
+def candidate(proposed: tuple[Path, int], tmp_path: Path) -> Path:
+    copy = tmp_path / "repo"
+    shutil.copytree(proposed[0], copy, symlinks=True)
+    return copy
+
+
 def test_first_model_is_registered_on_floors_alone(production: Path) -> None:
     record = gate_record(production)
     assert record["verdict"] == "promote"
@@ -159,41 +180,51 @@ def test_a_clearly_worse_candidate_is_rejected_and_nothing_is_registered(repo: P
     assert tags(repo) == before
 
 
-def test_a_better_candidate_passes_and_order_is_enforced_then_rolled_back(repo: Path) -> None:
-    better = {
-        "train.hist_gradient_boosting.max_iter": 100,
-        "train.hist_gradient_boosting.learning_rate": 0.05,
-    }
-    assert propose(repo, better, "better") == 0
-    record = gate_record(repo)
+def test_a_better_candidate_passes_and_order_is_enforced_then_rolled_back(
+    proposed: tuple[Path, int], candidate: Path
+) -> None:
+    assert proposed[1] == 0
+    record = gate_record(candidate)
     lower_bound = next(r for r in record["rules"] if r["name"].startswith("lower bound"))
     assert lower_bound["passed"]
     assert lower_bound["value"] == record["evidence"]["primary"]["low"]
     assert record["evidence"]["primary"]["difference"] > 0
-    run("git", "branch", "before-merge", "HEAD~1", cwd=repo)
+    run("git", "branch", "before-merge", "HEAD~1", cwd=candidate)
     unmerged = run(
-        "mlops", "registry", "register", "--on-branch", "before-merge", cwd=repo, check=False
+        "mlops", "registry", "register", "--on-branch", "before-merge", cwd=candidate, check=False
     )
     assert unmerged.returncode == 1
     assert "is not on before-merge: only a merged model is registered" in unmerged.stderr
     assert (
-        run("mlops", "registry", "register", "--on-branch", "main", cwd=repo).stdout.strip()
+        run("mlops", "registry", "register", "--on-branch", "main", cwd=candidate).stdout.strip()
         == "registered model@v1.1.0"
     )
 
     skipped = run(
-        "mlops", "registry", "promote", "v1.1.0", "--stage", "prod", cwd=repo, check=False
+        "mlops", "registry", "promote", "v1.1.0", "--stage", "prod", cwd=candidate, check=False
     )
     assert skipped.returncode == 1
     assert "has not been in staging" in skipped.stderr
-    run("mlops", "registry", "promote", "v1.1.0", "--stage", "staging", cwd=repo)
-    run("mlops", "registry", "promote", "v1.1.0", "--stage", "prod", "--actor", "dana", cwd=repo)
-    assert lineage(repo, "--stage", "prod")["version"] == "v1.1.0"
+    run("mlops", "registry", "promote", "v1.1.0", "--stage", "staging", cwd=candidate)
+    run(
+        "mlops",
+        "registry",
+        "promote",
+        "v1.1.0",
+        "--stage",
+        "prod",
+        "--actor",
+        "dana",
+        cwd=candidate,
+    )
+    assert lineage(candidate, "--stage", "prod")["version"] == "v1.1.0"
 
-    rolled = run("mlops", "registry", "rollback", "--actor", "erin", "--reason", "alerts", cwd=repo)
+    rolled = run(
+        "mlops", "registry", "rollback", "--actor", "erin", "--reason", "alerts", cwd=candidate
+    )
     assert "v1.1.0 -> v1.0.0" in rolled.stdout
-    assert lineage(repo, "--stage", "prod")["version"] == "v1.0.0"
-    old, new = lineage(repo, "v1.0.0"), lineage(repo, "v1.1.0")
+    assert lineage(candidate, "--stage", "prod")["version"] == "v1.0.0"
+    old, new = lineage(candidate, "v1.0.0"), lineage(candidate, "v1.1.0")
     assert [(s["stage"], s["actor"]) for s in old["stages"]][-2:] == [
         ("prod", "carol"),
         ("prod", "erin"),
@@ -204,8 +235,10 @@ def test_a_better_candidate_passes_and_order_is_enforced_then_rolled_back(repo: 
     assert new["params"]["hyperparameters"]["max_iter"] == 100
 
     # The fix is out: the rolled-back version goes back to production with a new assignment.
-    run("mlops", "registry", "promote", "v1.1.0", "--stage", "prod", "--actor", "fay", cwd=repo)
-    again = lineage(repo, "--stage", "prod")
+    run(
+        "mlops", "registry", "promote", "v1.1.0", "--stage", "prod", "--actor", "fay", cwd=candidate
+    )
+    again = lineage(candidate, "--stage", "prod")
     assert again["version"] == "v1.1.0"
     assert [(s["stage"], s["actor"]) for s in again["stages"]][-1] == ("prod", "fay")
 
@@ -341,15 +374,25 @@ def test_a_retrain_with_another_seed_gets_the_same_verdict_whichever_is_in_produ
         assert differences[0] == -differences[1] != 0
 
 
-def test_a_champion_that_cannot_be_fetched_is_an_error_not_a_reject(repo: Path) -> None:
-    champion_metadata = hashlib.md5((repo / "model/model.json").read_bytes()).hexdigest()
-    propose(repo, {"train.threshold": 0.5}, "another threshold: another model folder")
-    (repo / ".dvc/cache/files/md5" / champion_metadata[:2] / champion_metadata[2:]).unlink()
-    run("dvc", "remote", "modify", "--local", "local", "url", str(repo.parent / "empty"), cwd=repo)
-    result = run("mlops", "gate", cwd=repo, check=False)
+def test_a_champion_that_cannot_be_fetched_is_an_error_not_a_reject(
+    production: Path, candidate: Path
+) -> None:
+    champion_metadata = hashlib.md5((production / "model/model.json").read_bytes()).hexdigest()
+    (candidate / ".dvc/cache/files/md5" / champion_metadata[:2] / champion_metadata[2:]).unlink()
+    run(
+        "dvc",
+        "remote",
+        "modify",
+        "--local",
+        "local",
+        "url",
+        str(candidate.parent / "empty"),
+        cwd=candidate,
+    )
+    result = run("mlops", "gate", cwd=candidate, check=False)
     assert result.returncode == 1
     assert "cannot fetch the champion v1.0.0" in result.stderr
-    assert gate_record(repo)["champion"]["version"] == "v1.0.0"  # the last decision stands
+    assert gate_record(candidate)["champion"]["version"] == "v1.0.0"  # the last decision stands
 
 
 def test_a_fetch_of_other_bytes_than_registered_is_refused(repo: Path) -> None:
