@@ -8,6 +8,10 @@
 - Batch: ``mlops batch-score`` rows/s (pandas, then a local Dask cluster of 1 and 2 workers) vs
   an in-process ``predict_proba`` on the whole frame.
 
+``--also NAME=PROJECT`` serves other projects' models (``PROJECT/model``, rows from
+``PROJECT/build/features/holdout.parquet``) in the same rounds, each compared with this
+service's model: a regression or multiclass model beside the binary one, in one run.
+
 MLflow lives in its own environment (``--mlflow-python``; ``nox -s benchmark_serving`` makes
 one); without it the MLflow rows are left out and the table says so.
 """
@@ -40,6 +44,7 @@ from mlops.serving import batch, servable, serving_check
 BIN = Path(sys.executable).parent
 SERVER_CPU, CLIENT_CPU = 0, 1
 MAX_REQUESTS = 500_000
+BASE = ("this service", "MLflow")
 
 # Run by MLflow's own Python: save the pipeline as an MLflow model that serves probabilities.
 SAVE_FOR_MLFLOW = """
@@ -188,14 +193,30 @@ class Target:
     env: dict[str, str]
 
 
-def targets(args: argparse.Namespace, records: list[dict], work: Path) -> dict[str, Target]:
+def client_records(model_dir: Path, rows: Path) -> list[dict]:
+    """A thousand rows as a client sends them: an integer-coded category as an integer."""
+    model = artifact.load(model_dir)
+    frame = servable.model_inputs(pd.read_parquet(rows), model.metadata["features"])
+    served = servable.load(servable.FolderSource(model_dir))
+    return serving_check.client_records(frame.head(1000), served)
+
+
+def ours(model_dir: Path, records: list[dict], collected: Path) -> Target:
+    """``mlops serve`` on a model folder, collecting what it scores."""
     port = free_port()
-    command = [str(BIN / "mlops"), "serve", "--model", str(args.model), "--port", str(port)]
-    command += ["--collect", str(work / "collected")]
-    ours = [json.dumps({"records": [row]}).encode() for row in records]
-    found = {
-        "this service": Target(command, port, "/v2/health/ready", "/predict", "records", ours, {})
-    }
+    command = [str(BIN / "mlops"), "serve", "--model", str(model_dir), "--port", str(port)]
+    command += ["--collect", str(collected)]
+    bodies = [json.dumps({"records": [row]}).encode() for row in records]
+    return Target(command, port, "/v2/health/ready", "/predict", "records", bodies, {})
+
+
+def targets(args: argparse.Namespace, records: list[dict], work: Path) -> dict[str, Target]:
+    found = {"this service": ours(args.model, records, work / "collected")}
+    for name, project in args.also:
+        model_dir = project / "model"
+        rows = client_records(model_dir, project / "build/features/holdout.parquet")
+        task = artifact.load(model_dir).task
+        found[f"{name} ({task})"] = ours(model_dir, rows, work / f"{name}-collected")
     if args.mlflow_python:
         mlflow_model = work / "mlflow-model"
         subprocess.run(
@@ -252,11 +273,18 @@ def serving_rows(args: argparse.Namespace, records: list[dict], work: Path) -> l
         mlflow_tally = results.get(("MLflow", clients))
         mlflow_row = mlflow_tally.row() if mlflow_tally else None
         ratio = f"{ours_row['requests/s'] / mlflow_row['requests/s']:.1f}x" if mlflow_row else "n/a"
-        for name, row in (("this service", ours_row), ("MLflow", mlflow_row)):
+        also = [(name, results[name, clients].row()) for name in found if name not in BASE]
+        for name, row in (("this service", ours_row), ("MLflow", mlflow_row), *also):
             what = f"single row, concurrency {clients}"
             if row is None:
                 table.append([what, "MLflow", "not run", "", "", "", "", ""])
                 continue
+            if name == "this service":
+                versus = ratio
+            elif name == "MLflow":
+                versus = "1.0x"
+            else:  # another project's model, in the same rounds
+                versus = f"p99 {row['p99 ms'] / ours_row['p99 ms']:.2f}x this service"
             table.append(
                 [
                     what,
@@ -266,7 +294,7 @@ def serving_rows(args: argparse.Namespace, records: list[dict], work: Path) -> l
                     f"{row['p99 ms']:.2f}",
                     f"{row['cpu us']:.0f}",
                     str(row["failed"]),
-                    ratio if name == "this service" else "1.0x",
+                    versus,
                 ]
             )
     return table
@@ -304,6 +332,13 @@ def batch_rows(args: argparse.Namespace, work: Path) -> list[list]:
     return table
 
 
+def project_argument(text: str) -> tuple[str, Path]:
+    name, _, project = text.partition("=")
+    if not project:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected NAME=PROJECT")
+    return name, Path(project)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=Path("model"))
@@ -313,12 +348,16 @@ def main() -> None:
     parser.add_argument("--no-batch", action="store_true", help="serving rows only")
     parser.add_argument("--batch-copies", type=int, default=20, help="holdout copies to score")
     parser.add_argument("--mlflow-python", help="python of an environment with mlflow and mlops")
+    parser.add_argument(
+        "--also",
+        type=project_argument,
+        action="append",
+        default=[],
+        metavar="NAME=PROJECT",
+        help="another project's model served in the same rounds (repeatable)",
+    )
     args = parser.parse_args()
-    model = artifact.load(args.model)
-    frame = servable.model_inputs(pd.read_parquet(args.rows), model.metadata["features"])
-    # Rows as a client sends them: an integer-coded category as an integer, as the contract says.
-    served = servable.load(servable.FolderSource(args.model))
-    records = serving_check.client_records(frame.head(1000), served)
+    records = client_records(args.model, args.rows)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
