@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +47,28 @@ def run(*command: str, cwd: Path, check: bool = True) -> subprocess.CompletedPro
             f"{' '.join(command)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+# `mlops ARGUMENTS...` in this Python, printing which of the watched packages it loaded.
+_WATCHING_IMPORTS = """
+import atexit, sys
+from mlops.cli import app
+watched = set(sys.argv[1].split(","))
+atexit.register(lambda: print(sorted(watched & {name.split(".")[0] for name in sys.modules})))
+sys.argv = ["mlops", *sys.argv[2:]]
+app()
+"""
+
+
+def run_watching_imports(
+    packages: set[str], *arguments: str, cwd: Path
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """``mlops ARGUMENTS...`` and which of ``packages`` it imported: a command that needs
+    none of them must not pay for loading them."""
+    watched = ",".join(sorted(packages))
+    command = [sys.executable, "-c", _WATCHING_IMPORTS, watched, *arguments]
+    result = run(*command, cwd=cwd, check=False)
+    return result, ast.literal_eval(result.stdout.strip().splitlines()[-1])
 
 
 def set_params(repo: Path, changes: dict[str, Any]) -> None:
