@@ -193,11 +193,9 @@ class Target:
     env: dict[str, str]
 
 
-def client_records(model_dir: Path, rows: Path) -> list[dict]:
+def client_records(served: servable.ServedModel, rows: Path) -> list[dict]:
     """A thousand rows as a client sends them: an integer-coded category as an integer."""
-    model = artifact.load(model_dir)
-    frame = servable.model_inputs(pd.read_parquet(rows), model.metadata["features"])
-    served = servable.load(servable.FolderSource(model_dir))
+    frame = servable.model_inputs(pd.read_parquet(rows), served.features)
     return serving_check.client_records(frame.head(1000), served)
 
 
@@ -214,9 +212,10 @@ def targets(args: argparse.Namespace, records: list[dict], work: Path) -> dict[s
     found = {"this service": ours(args.model, records, work / "collected")}
     for name, project in args.also:
         model_dir = project / "model"
-        rows = client_records(model_dir, project / "build/features/holdout.parquet")
-        task = artifact.load(model_dir).task
-        found[f"{name} ({task})"] = ours(model_dir, rows, work / f"{name}-collected")
+        served = servable.load(servable.FolderSource(model_dir))
+        rows = client_records(served, project / "build/features/holdout.parquet")
+        label = f"{name} ({served.artifact.task})"
+        found[label] = ours(model_dir, rows, work / f"{name}-collected")
     if args.mlflow_python:
         mlflow_model = work / "mlflow-model"
         subprocess.run(
@@ -357,7 +356,7 @@ def main() -> None:
         help="another project's model served in the same rounds (repeatable)",
     )
     args = parser.parse_args()
-    records = client_records(args.model, args.rows)
+    records = client_records(servable.load(servable.FolderSource(args.model)), args.rows)
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:

@@ -55,7 +55,7 @@ def _rows(count: int, seed: int, month: str, voltage: float = 15.0, dead: bool =
 
 @pytest.fixture(scope="module")
 def report() -> dict[str, Any]:
-    """A report as ``monitor.run`` writes it: a normal month, a warm one (temperature drifts),
+    """A report as ``monitor.run`` writes it: a normal month, one whose voltage drifts,
     one with a dead flow sensor (the newest judged), and one of a dozen rows."""
     reference = _rows(5000, 0, "2023-06")
     baseline = monitor.Baseline(
@@ -180,9 +180,9 @@ def _months() -> list[Any]:
     from mlops.gitops.lifecycle import Month
 
     return [
-        Month("2013-07", "v1.0.0", 900, "drift", 0.6, ["voltage"], 0.69),
+        Month("2024-07", "v1.0.0", 900, "drift", 0.6, ["voltage"], 0.69),
         Month(
-            "2013-08",
+            "2024-08",
             "v1.0.0",
             950,
             "drift",
@@ -191,9 +191,9 @@ def _months() -> list[Any]:
             0.66,
             "candidate",
             0.7,
-            "retrained on 2013-07-01..2013-09-01: promoted v1.1.0",
+            "retrained on 2024-07-01..2024-09-01: promoted v1.1.0",
         ),
-        Month("2013-09", "v1.1.0", 870, "no_drift", 0.2, [], 0.71),
+        Month("2024-09", "v1.1.0", 870, "no_drift", 0.2, [], 0.71),
     ]
 
 
