@@ -69,8 +69,9 @@ def tests(session: nox.Session) -> None:
     _install(session, TEST_LOCK)
     _typecheck(session)
     # A worker per core, each taking whole test files: a module's fixtures (a trained project,
-    # a registry with a model in production) are built once.
-    parallel = ("--numprocesses", "auto", "--dist", "loadfile")
+    # a registry with a model in production) are built once. Files go out in collection order,
+    # slow files first (tests/conftest.py), not xdist's order by number of tests.
+    parallel = ("--numprocesses", "auto", "--dist", "loadfile", "--no-loadscope-reorder")
     session.run(
         "pytest",
         *parallel,
