@@ -32,6 +32,10 @@ LOCKS = {
     "requirements/release.lock": ("release",),  # release.yml: registry, deploy pin/wait/smoke
     "requirements/monitor.lock": ("monitoring", "cloud"),  # monitor.yml: fetch, drift, notify
 }
+# A pytest worker per core, each taking whole test files: a module's fixtures (a trained project,
+# a registry with a model in production) are built once. Files go out in collection order, slow
+# files first (tests/conftest.py), not in xdist's order by number of tests.
+PARALLEL = ("--numprocesses", "auto", "--dist", "loadfile", "--no-loadscope-reorder")
 OLDEST_PYTHON, NEWEST_PYTHON = "3.11", "3.13"  # pyproject's requires-python, and the newest tested
 LOCKED_PLATFORM = (
     "--python-version",
@@ -68,13 +72,9 @@ def tests(session: nox.Session) -> None:
     """mypy, then the whole test suite, slow end-to-end tests included."""
     _install(session, TEST_LOCK)
     _typecheck(session)
-    # A worker per core, each taking whole test files: a module's fixtures (a trained project,
-    # a registry with a model in production) are built once. Files go out in collection order,
-    # slow files first (tests/conftest.py), not xdist's order by number of tests.
-    parallel = ("--numprocesses", "auto", "--dist", "loadfile", "--no-loadscope-reorder")
     session.run(
         "pytest",
-        *parallel,
+        *PARALLEL,
         *session.posargs,
         env={"MLOPS_EVIDENTLY_PYTHON": _evidently_python(session)},
     )
@@ -149,6 +149,19 @@ def benchmark(session: nox.Session) -> None:
     """Wall time of a full and a no-op `dvc repro` on the default data (prints a table)."""
     _install(session, PIPELINE_LOCK)
     session.run("python", "benchmarks/pipeline_repro.py", *session.posargs)
+
+
+@nox.session(name="benchmark-suite")
+def benchmark_suite(session: nox.Session) -> None:
+    """The test suite as `nox -s tests` runs it: wall, CPU per test file and per command."""
+    _install(session, TEST_LOCK)
+    session.run(
+        "python",
+        "benchmarks/suite.py",
+        *PARALLEL,
+        *session.posargs,
+        env={"MLOPS_EVIDENTLY_PYTHON": _evidently_python(session)},
+    )
 
 
 @nox.session(name="benchmark-serving")
