@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -68,8 +69,8 @@ def _command(argv: list[str]) -> str:
     program = Path(argv[0]).name
     if program == "__main__.py":  # python -m PACKAGE
         program = Path(argv[0]).parent.name
-    words = [word for word in argv[1:3] if not word.startswith("-") and "/" not in word]
-    return " ".join([program, *words[: 2 if program == "mlops" and "registry" in words else 1]])
+    words = [word for word in argv[1:3] if re.fullmatch(r"[a-z][a-z-]*", word)]  # no paths
+    return " ".join([program, *words[: 2 if program == "mlops" else 1]])
 
 
 def _records(path: Path) -> list[dict]:
@@ -120,7 +121,10 @@ def _report(wall: float, cpu: float, processes: list[dict], tests: list[dict]) -
         ("CPU, all processes", f"{cpu:.0f}", f"{cpu / wall:.2f} cores busy on average"),
         ("CPU recorded per process", f"{recorded:.0f}", f"{recorded / cpu:.0%} of all"),
         ("CPU not recorded", f"{cpu - recorded:.0f}", "processes ended by a signal, non-Python"),
-        *((f"worker {worker} done at", f"{end:.0f}", "") for worker, end in ends.items()),
+        *(
+            (f"worker {worker} done", f"{end:.0f}", "after the first test")
+            for worker, end in ends.items()
+        ),
         ("workers idle at the end", f"{idle:.0f}", f"{idle / (wall * len(ends) or 1):.0%}"),
     ]
     print("\n".join(table(["measure", "seconds", ""], lines, "lrl")))
