@@ -3,7 +3,6 @@ scikit-learn (half a second of imports each), and a split by time without scikit
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -33,8 +32,6 @@ print({name: len(part) for name, part in parts.items()}, "sklearn" in sys.module
 """
 
 
-def test_a_split_by_time_loads_no_learning_library() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", SPLIT_BY_TIME], capture_output=True, text=True, check=True
-    )
+def test_a_split_by_time_loads_no_learning_library(tmp_path: Path) -> None:
+    result = run(sys.executable, "-c", SPLIT_BY_TIME, cwd=tmp_path)
     assert result.stdout.strip() == "{'train': 20, 'validation': 5, 'holdout': 5} False"

@@ -83,9 +83,6 @@ def test_no_drift_on_a_window_sampled_from_the_training_period(
     assert "data:image" not in page
 
 
-# Run as `mlops` is, reporting at exit which heavy libraries the command loaded.
-
-
 def test_monitor_drift_loads_no_plotting_learning_or_cluster_library(
     trained_project: Path,
     training_rows: pd.DataFrame,
