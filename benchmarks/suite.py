@@ -1,4 +1,4 @@
-"""Where the test suite's time goes: wall, CPU per test file and per command, idle workers.
+"""Where the test suite's time goes: wall, CPU per test file, test and command, idle workers.
 
 Runs pytest with the arguments given (`nox -s benchmark-suite` passes those of `nox -s tests`:
 a worker per core, whole files, slow files first) with two small hooks on PYTHONPATH: a
@@ -30,6 +30,9 @@ from mlops.markdown import table
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOWN = 15  # rows per table
+WORKERS = "python -c (pytest workers, helpers)"
+IN_WORKER = "(in the pytest worker)"
+OUTSIDE_TESTS = "(pytest workers outside tests: start-up, collection)"
 
 # Every Python process: at exit, its own CPU seconds, command line and the test that started it.
 SITECUSTOMIZE = """
@@ -46,17 +49,22 @@ def _record():
 atexit.register(_record)
 """
 
-# In each pytest worker: when each test started and ended.
+# In each pytest worker: when each test started and ended, and the CPU it spent in the worker.
 PLUGIN = """
-import json, os, time
+import json, os, resource, time
 import pytest
+
+def _cpu():
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    started = time.time()
+    started, cpu = time.time(), _cpu()
     yield
     line = json.dumps({"worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
-                       "file": item.nodeid.split("::")[0], "start": started, "end": time.time()})
+                       "test": item.nodeid, "start": started, "end": time.time(),
+                       "cpu": _cpu() - cpu})
     with open(os.environ["SUITE_TESTS"], "a") as log:
         log.write(line + "\\n")
 """
@@ -64,8 +72,10 @@ def pytest_runtest_protocol(item, nextitem):
 
 def _command(argv: list[str]) -> str:
     """A process's command as people name it: ``mlops evaluate``, ``dvc add``, ``pytest``."""
+    if argv == [IN_WORKER]:
+        return IN_WORKER
     if not argv or argv[0] in ("-c", ""):
-        return "python -c (pytest workers, helpers)"
+        return WORKERS
     program = Path(argv[0]).name
     if program == "__main__.py":  # python -m PACKAGE
         program = Path(argv[0]).parent.name
@@ -97,13 +107,15 @@ def main() -> None:
 
 
 def _report(wall: float, cpu: float, processes: list[dict], tests: list[dict]) -> None:
-    """The tables: the run as a whole, then CPU by test file and by command."""
+    """The tables: the run as a whole, then CPU by test file, by test and by command."""
     by_file: dict[str, float] = defaultdict(float)
+    by_test: dict[str, float] = defaultdict(float)
     by_command: dict[str, float] = defaultdict(float)
     calls: Counter[str] = Counter()
-    for process in processes:
-        test_file = process["test"].split("::")[0] or "(pytest and its workers, in process)"
+    for process in _split_workers(processes, tests):
+        test_file = process["test"].split("::")[0] or OUTSIDE_TESTS
         by_file[test_file] += process["cpu"]
+        by_test[process["test"].rsplit(" (", 1)[0] or test_file] += process["cpu"]
         name = _command(process["argv"])
         by_command[name] += process["cpu"]
         calls[name] += 1
@@ -131,12 +143,31 @@ def _report(wall: float, cpu: float, processes: list[dict], tests: list[dict]) -
     print("\nCPU by the test file that started the process\n")
     files = [(name, f"{spent:.0f}", f"{spent / recorded:.0%}") for name, spent in _top(by_file)]
     print("\n".join(table(["test file", "CPU s", "share"], files, "lrr")))
+    print("\nCPU by test (a shared fixture counts for the first test that asked for it)\n")
+    named = [(name, f"{spent:.0f}", f"{spent / recorded:.0%}") for name, spent in _top(by_test)]
+    print("\n".join(table(["test", "CPU s", "share"], named, "lrr")))
     print("\nCPU by command\n")
     commands = [
         (name, calls[name], f"{spent:.0f}", f"{spent / calls[name]:.2f}")
         for name, spent in _top(by_command)
     ]
     print("\n".join(table(["command", "processes", "CPU s", "CPU s each"], commands, "lrrr")))
+
+
+def _split_workers(processes: list[dict], tests: list[dict]) -> list[dict]:
+    """The processes, with each pytest worker's own CPU split into what each test spent in it
+    (a process of its own, started by that test) and the rest: start-up and collection."""
+    in_tests: dict[str, float] = defaultdict(float)
+    split = []
+    for test in tests:
+        in_tests[test["worker"]] += test["cpu"]
+        split.append({"argv": [IN_WORKER], "cpu": test["cpu"], "test": test["test"]})
+    for process in processes:
+        if not process["test"] and _command(process["argv"]) in (WORKERS, "pytest"):
+            left = process["cpu"] - in_tests.pop(process["worker"] or "main", 0.0)
+            process = {**process, "cpu": max(left, 0.0)}
+        split.append(process)
+    return split
 
 
 def _top(seconds: dict[str, float]) -> list[tuple[str, float]]:

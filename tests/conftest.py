@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from threadpoolctl import threadpool_limits
 
 from mlops.config import Params, load_params
 from project.sources import load_source
@@ -26,6 +27,23 @@ SMALL_SAMPLE_PARAMS = {
     "train.hist_gradient_boosting.max_iter": 60,
     "train.hist_gradient_boosting.learning_rate": 0.05,
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each xdist worker's share of the cores for native threads, in the worker and in every
+    process it starts (as scikit-learn's own conftest does for its workers).
+
+    Two workers on two cores already keep both busy; a stage that also asks OpenMP for a thread
+    per core finds them taken, and OpenMP's waiting threads spin: `mlops profile` and
+    `mlops serving-check` took twice the CPU for the same work.
+    """
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers is None:
+        return
+    threads = max((os.cpu_count() or 1) // int(workers), 1)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, str(threads))
+    threadpool_limits(threads)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
