@@ -9,9 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
+import threading
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,7 +33,8 @@ REFERENCE_FILE = "reference.json"
 SCHEMA_ENTRY = "schema.json"
 _OBJECT_ID = re.compile(r'"__id__": ([0-9]+)|"([0-9]+)\.npy"')
 
-# Types a model file may contain beyond skops' defaults. A type outside this list makes loading
+# The scikit-learn types a model file may contain (skops trusts only builtins, numpy and its own
+# list of losses and links besides; see _skops_io). A type outside this list makes loading
 # fail: extend it deliberately when model.py starts using a new estimator or transformer.
 TRUSTED_TYPES = [
     "functools.partial",  # wraps only functions listed here: skops checks the wrapped one too
@@ -41,20 +45,51 @@ TRUSTED_TYPES = [
     "sklearn.compose._column_transformer.ColumnTransformer",
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
     "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingClassifier",
+    "sklearn.ensemble._hist_gradient_boosting.gradient_boosting.HistGradientBoostingRegressor",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.impute._base.SimpleImputer",
     "sklearn.impute._base.MissingIndicator",
     "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.linear_model._ridge.Ridge",
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.StandardScaler",
     "sklearn.preprocessing._encoders.OneHotEncoder",
     "sklearn.preprocessing._encoders.OrdinalEncoder",
+    "sklearn.preprocessing._function_transformer.FunctionTransformer",  # passthrough columns
+    "sklearn.preprocessing._label.LabelEncoder",  # a classifier's classes
     "sklearn.utils.validation.check_array",
 ]
 
 
 class UntrustedModelError(MlopsError):
     """A model file holds a type that is not in ``TRUSTED_TYPES``."""
+
+
+_SKOPS_IMPORT = threading.Lock()
+
+
+def _skops_io() -> ModuleType:
+    """skops.io, trusting no scikit-learn estimator that ``TRUSTED_TYPES`` does not name.
+
+    At import, skops trusts every estimator ``sklearn.utils.all_estimators()`` finds, and the
+    search imports all of scikit-learn: 0.7-0.9 s of CPU in each command that saves or loads a
+    model. Imported from here first, skops skips the search; whoever imported it, its blanket
+    trust is emptied, so ``TRUSTED_TYPES`` is the whole list of estimators a model may hold.
+    """
+    import sklearn.utils
+
+    with _SKOPS_IMPORT:
+        if "skops.io" not in sys.modules:
+            search = sklearn.utils.all_estimators
+            sklearn.utils.all_estimators = lambda: []
+            try:
+                import skops.io  # noqa: F401  (in sys.modules below)
+            finally:
+                sklearn.utils.all_estimators = search
+        from skops.io import _trusted_types
+
+        _trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES.clear()
+    return sys.modules["skops.io"]
 
 
 @dataclass(frozen=True)
@@ -121,14 +156,25 @@ def _canonical_zip(source: Path, target: Path) -> None:
             )
 
 
+def _forget_core_count(pipeline: Pipeline) -> None:
+    """Drop the training machine's thread count that HistGradientBoosting keeps in its bin
+    mapper: saved, the same model had other bytes on a machine with other cores, so a pull
+    request's dvc.lock never matched CI's reproduction. Unset, binning uses the cores of the
+    machine that scores, as it would for a model fitted there."""
+    for step in pipeline.named_steps.values():
+        mapper = getattr(step, "_bin_mapper", None)
+        if mapper is not None:
+            mapper.n_threads = None
+
+
 def save(
     folder: Path, pipeline: Pipeline, metadata: dict[str, Any], reference: dict[str, Any]
 ) -> None:
     """Write the artifact folder; equal models give equal bytes."""
-    import skops.io as sio
-
+    sio = _skops_io()
     folder.mkdir(parents=True, exist_ok=True)
     raw = folder / f".{MODEL_FILE}.raw"
+    _forget_core_count(pipeline)
     sio.dump(pipeline, raw)
     try:
         write_atomically(folder / MODEL_FILE, lambda tmp: _canonical_zip(raw, tmp))
@@ -140,8 +186,7 @@ def save(
 
 def load(folder: Path) -> ModelArtifact:
     """Load the pipeline, refusing any type outside ``TRUSTED_TYPES``."""
-    import skops.io as sio
-
+    sio = _skops_io()
     path = folder / MODEL_FILE
     untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
     if untrusted:
