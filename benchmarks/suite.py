@@ -4,11 +4,13 @@ Runs pytest with the arguments given (`nox -s benchmark-suite` passes those of `
 a worker per core, whole files, slow files first) with two small hooks on PYTHONPATH: a
 ``sitecustomize`` with which every Python process the suite starts records, at exit, its own
 CPU time and the test that started it (``PYTEST_CURRENT_TEST``, inherited), and a pytest plugin
-that records when each test ran on which worker. Prints tables; asserts nothing: the figures
-are the machine's, and CPU seconds vary less with other processes' load than wall seconds do.
+that records when each test ran on which worker and the CPU it took, in the worker and in the
+processes it started and reaped. Prints tables; asserts nothing: the figures are the machine's,
+and CPU seconds vary less with other processes' load than wall seconds do.
 
-Processes ended by a signal (servers the tests stop) record nothing; their CPU is in the
-"not recorded" line: the suite's whole CPU (its reaped descendants) minus what was recorded.
+Processes ended by a signal (servers the tests stop) record nothing themselves: their CPU is in
+the "not recorded" line (the suite's whole CPU, its reaped descendants, minus what was
+recorded) and, through the plugin, in the CPU of the test that stopped them.
 
     python benchmarks/suite.py [PYTEST ARGUMENTS...]
 """
@@ -49,22 +51,25 @@ def _record():
 atexit.register(_record)
 """
 
-# In each pytest worker: when each test started and ended, and the CPU it spent in the worker.
+# In each pytest worker: when each test started and ended, the CPU it spent in the worker, and
+# the CPU of the processes it started and reaped (servers stopped by a signal and git included).
 PLUGIN = """
 import json, os, resource, time
 import pytest
 
-def _cpu():
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def _cpu(who):
+    usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    started, cpu = time.time(), _cpu()
+    started = time.time()
+    cpu, children = _cpu(resource.RUSAGE_SELF), _cpu(resource.RUSAGE_CHILDREN)
     yield
     line = json.dumps({"worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
                        "test": item.nodeid, "start": started, "end": time.time(),
-                       "cpu": _cpu() - cpu})
+                       "cpu": _cpu(resource.RUSAGE_SELF) - cpu,
+                       "children": _cpu(resource.RUSAGE_CHILDREN) - children})
     with open(os.environ["SUITE_TESTS"], "a") as log:
         log.write(line + "\\n")
 """
@@ -109,13 +114,11 @@ def main() -> None:
 def _report(wall: float, cpu: float, processes: list[dict], tests: list[dict]) -> None:
     """The tables: the run as a whole, then CPU by test file, by test and by command."""
     by_file: dict[str, float] = defaultdict(float)
-    by_test: dict[str, float] = defaultdict(float)
     by_command: dict[str, float] = defaultdict(float)
     calls: Counter[str] = Counter()
     for process in _split_workers(processes, tests):
         test_file = process["test"].split("::")[0] or OUTSIDE_TESTS
         by_file[test_file] += process["cpu"]
-        by_test[process["test"].rsplit(" (", 1)[0] or test_file] += process["cpu"]
         name = _command(process["argv"])
         by_command[name] += process["cpu"]
         calls[name] += 1
@@ -143,9 +146,11 @@ def _report(wall: float, cpu: float, processes: list[dict], tests: list[dict]) -
     print("\nCPU by the test file that started the process\n")
     files = [(name, f"{spent:.0f}", f"{spent / recorded:.0%}") for name, spent in _top(by_file)]
     print("\n".join(table(["test file", "CPU s", "share"], files, "lrr")))
-    print("\nCPU by test (a shared fixture counts for the first test that asked for it)\n")
-    named = [(name, f"{spent:.0f}", f"{spent / recorded:.0%}") for name, spent in _top(by_test)]
-    print("\n".join(table(["test", "CPU s", "share"], named, "lrr")))
+    print("\nCPU by test: in the worker and in every process it started (a shared fixture counts")
+    print("for the first test that asked for it)\n")
+    by_test = {test["test"]: test["cpu"] + test["children"] for test in tests}
+    named = [(name, f"{spent:.0f}", f"{spent / cpu:.0%}") for name, spent in _top(by_test)]
+    print("\n".join(table(["test", "CPU s", "share of all"], named, "lrr")))
     print("\nCPU by command\n")
     commands = [
         (name, calls[name], f"{spent:.0f}", f"{spent / calls[name]:.2f}")
