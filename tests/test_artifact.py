@@ -52,9 +52,9 @@ def test_the_estimators_skops_trusts_by_default_are_refused_whoever_imported_it(
 
 def _fitted_boosting() -> Pipeline:
     rng = np.random.default_rng(0)
-    return Pipeline([("estimator", HistGradientBoostingClassifier(max_iter=5, random_state=0))]).fit(
-        rng.normal(size=(200, 3)), rng.integers(0, 2, 200)
-    )
+    return Pipeline(
+        [("estimator", HistGradientBoostingClassifier(max_iter=5, random_state=0))]
+    ).fit(rng.normal(size=(200, 3)), rng.integers(0, 2, 200))
 
 
 def test_equal_models_are_equal_bytes(tmp_path: Path) -> None:
