@@ -72,9 +72,10 @@ def _skops_io() -> ModuleType:
     """skops.io, trusting no scikit-learn estimator that ``TRUSTED_TYPES`` does not name.
 
     At import, skops trusts every estimator ``sklearn.utils.all_estimators()`` finds, and the
-    search imports all of scikit-learn: 0.7-0.9 s of CPU in each command that saves or loads a
-    model. Imported from here first, skops skips the search; whoever imported it, its blanket
-    trust is emptied, so ``TRUSTED_TYPES`` is the whole list of estimators a model may hold.
+    search imports all of scikit-learn: 0.4 s of CPU beyond what a model needs, in each command
+    that saves or loads one. Imported from here first, skops skips the search; whoever imported
+    it, its blanket trust is emptied, so ``TRUSTED_TYPES`` is the whole list of estimators a
+    model may hold.
     """
     import sklearn.utils
 
@@ -159,8 +160,8 @@ def _canonical_zip(source: Path, target: Path) -> None:
 def _forget_core_count(pipeline: Pipeline) -> None:
     """Drop the training machine's thread count that HistGradientBoosting keeps in its bin
     mapper: saved, the same model had other bytes on a machine with other cores, so a pull
-    request's dvc.lock never matched CI's reproduction. Unset, binning uses the cores of the
-    machine that scores, as it would for a model fitted there."""
+    request's dvc.lock never matched CI's reproduction. Unset (on the pipeline itself), binning
+    uses the cores of the machine that scores, as it would for a model fitted there."""
     for step in pipeline.named_steps.values():
         mapper = getattr(step, "_bin_mapper", None)
         if mapper is not None:
