@@ -153,7 +153,7 @@ def benchmark(session: nox.Session) -> None:
 
 @nox.session(name="benchmark-suite")
 def benchmark_suite(session: nox.Session) -> None:
-    """The test suite as `nox -s tests` runs it: wall, CPU per test file and per command."""
+    """The test suite as `nox -s tests` runs it: wall, CPU per test file, test and command."""
     _install(session, TEST_LOCK)
     session.run(
         "python",

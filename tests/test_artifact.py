@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -15,11 +16,20 @@ from mlops import artifact
 from tests.conftest import run
 
 
-def _fitted_tree() -> Pipeline:
+def _fitted(estimator: Any) -> Pipeline:
+    """``estimator`` in a pipeline, fitted on fixed random rows."""
     rng = np.random.default_rng(0)
-    return Pipeline([("estimator", DecisionTreeClassifier(random_state=0))]).fit(
+    return Pipeline([("estimator", estimator)]).fit(
         rng.normal(size=(200, 3)), rng.integers(0, 2, 200)
     )
+
+
+def _fitted_tree() -> Pipeline:
+    return _fitted(DecisionTreeClassifier(random_state=0))
+
+
+def _fitted_boosting() -> Pipeline:
+    return _fitted(HistGradientBoostingClassifier(max_iter=5, random_state=0))
 
 
 def test_a_type_outside_the_trusted_list_is_refused(tmp_path: Path) -> None:
@@ -48,13 +58,6 @@ def test_the_estimators_skops_trusts_by_default_are_refused_whoever_imported_it(
     artifact.save(tmp_path, _fitted_tree(), {"threshold": 0.5}, {})
     refused = run(sys.executable, "-c", IMPORTED_FIRST, str(tmp_path), cwd=tmp_path).stdout
     assert "'sklearn.tree._classes.DecisionTreeClassifier'" in refused
-
-
-def _fitted_boosting() -> Pipeline:
-    rng = np.random.default_rng(0)
-    return Pipeline(
-        [("estimator", HistGradientBoostingClassifier(max_iter=5, random_state=0))]
-    ).fit(rng.normal(size=(200, 3)), rng.integers(0, 2, 200))
 
 
 def test_equal_models_are_equal_bytes(tmp_path: Path) -> None:
