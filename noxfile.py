@@ -15,6 +15,9 @@ TYPING_TOOLS = ("mypy==2.4.1", "pandas-stubs==3.1.0.261029", "types-PyYAML==6.0.
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
+# uv installs a lock in seconds where pip takes a minute or more (`pip install 'nox[uv]'` brings
+# it); without uv, nox falls back to virtualenv and pip.
+nox.options.default_venv_backend = "uv|virtualenv"
 
 # What the product and its tests run on, pinned with hashes, for Python 3.11 on x86-64 Linux.
 # Each lock holds the base dependencies plus its extras (pyproject.toml), and all of them come
@@ -51,13 +54,25 @@ def _install(session: nox.Session, lock: str = ALL_LOCK) -> None:
     session.install("--no-deps", "-e", ".")
 
 
+def _side_python(session: nox.Session, name: str, *requirements: str) -> str:
+    """The Python of an environment beside the session's, for a tool whose pins are not ours
+    (made once, then reused)."""
+    location = Path(f"{session.virtualenv.location}-{name}")
+    python = str(location / "bin" / "python")
+    if session.venv_backend == "uv":
+        if not Path(python).exists():
+            session.run("uv", "venv", "--quiet", str(location))
+        session.run("uv", "pip", "install", "--quiet", "--python", python, *requirements)
+    else:
+        if not Path(python).exists():
+            session.run("python", "-m", "venv", str(location))
+        session.run(python, "-m", "pip", "install", "--quiet", *requirements, external=True)
+    return python
+
+
 def _evidently_python(session: nox.Session) -> str:
-    """The Python of the Evidently environment beside the session's (made once, then reused)."""
-    location = Path(f"{session.virtualenv.location}-evidently")
-    if not (location / "bin" / "python").exists():
-        session.run("python", "-m", "venv", str(location))
-    session.run(str(location / "bin" / "pip"), "install", "--quiet", *EVIDENTLY, external=True)
-    return str(location / "bin" / "python")
+    """Evidently's environment, which checks our drift results against its own."""
+    return _side_python(session, "evidently", *EVIDENTLY)
 
 
 @nox.session
@@ -174,22 +189,12 @@ def benchmark_serving(session: nox.Session) -> None:
     sklearn = session.run(
         "python", "-c", "import sklearn; print(sklearn.__version__)", silent=True
     ).strip()
-    mlflow = f"{session.virtualenv.location}-mlflow"
-    session.run("python", "-m", "venv", mlflow)
-    session.run(
-        f"{mlflow}/bin/pip",
-        "install",
-        "mlflow",
-        f"scikit-learn=={sklearn}",
-        "-e",
-        ".",
-        external=True,
-    )
+    mlflow = _side_python(session, "mlflow", "mlflow", f"scikit-learn=={sklearn}", "-e", ".")
     session.run(
         "python",
         "benchmarks/serving.py",
         "--mlflow-python",
-        f"{mlflow}/bin/python",
+        mlflow,
         *session.posargs,
     )
 
