@@ -134,7 +134,7 @@ def _loop(dataset: Dataset, root: Path) -> Loop:
     # Production: the prod version served from the registry, traffic collected with feedback.
     traffic["label"] = _label(traffic, params["features"]["target"], dataset.task)
     collected = root / "collected"
-    # One client, its connection kept alive: a new client per request costs 20 times the CPU.
+    # One client, its connection kept alive: a new client per request costs 15 times the CPU.
     with (
         serving(repo, "--stage", "prod", "--collect", str(collected)) as server,
         httpx.Client(base_url=server.url, timeout=30) as client,
