@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.conftest import run, run_watching_imports
 
-HEAVY = {"pandas", "sklearn", "scipy", "skops", "matplotlib"}
+HEAVY = {"numpy", "pandas", "sklearn", "scipy", "skops", "matplotlib"}
 
 
 def test_registry_commands_load_no_data_or_learning_library(tmp_path: Path) -> None:

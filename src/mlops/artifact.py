@@ -17,8 +17,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from mlops.errors import MlopsError
 from mlops.tables import write_atomically, write_json
 from mlops.task import Predictions, Task, predict
@@ -207,6 +205,8 @@ def check_trees(estimator: Any, path: Path) -> None:
     child loops forever. Trees are stored in pre-order: each child comes after its parent, and
     every node but the root has exactly one parent; features and category bitsets are in range.
     """
+    import numpy as np
+
     features = int(estimator.n_features_in_)
     for iteration, predictors in enumerate(estimator._predictors):
         for number, predictor in enumerate(predictors):

@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import yaml
 
 from mlops.errors import MlopsError
 from mlops.task import Task
 
 if TYPE_CHECKING:  # pandera is the pipeline's: the service reads the contracts, not the checks
+    import numpy as np
     import pandas as pd
     import pandera.pandas as pa
 
@@ -136,6 +136,7 @@ def breaking_values(name: str, spec: dict[str, Any], values: pd.Series) -> np.nd
     """Which of ``values`` break one column's contract, by the checks ``validate`` runs: each
     is coerced to the column's type (text to an integer code, as ``validate`` reads text),
     then checked for range, allowed values and pattern. Missing values are the caller's."""
+    import numpy as np
     from pandera.errors import ParserError
 
     column = _column(name, spec)

@@ -16,9 +16,8 @@ from enum import StrEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 
@@ -102,6 +101,8 @@ def gain(metric: str, candidate: float, champion: float) -> float:
 def predict(task: Task, pipeline: Any, inputs: pd.DataFrame | np.ndarray) -> np.ndarray:
     """The model's predictions in the task's form: the positive class's probability (rows),
     every class's probability (rows x classes, in ``classes`` order), or the value (rows)."""
+    import numpy as np
+
     if task is Task.BINARY:
         return np.asarray(pipeline.predict_proba(inputs)[:, 1], dtype=float)
     if task is Task.MULTICLASS:
@@ -121,6 +122,8 @@ class Predictions:
     def decisions(self) -> np.ndarray:
         """What the model says each row is: 0/1 at the threshold, the likeliest class (text),
         or the value."""
+        import numpy as np
+
         if self.task is Task.BINARY:
             return (self.values >= self.threshold).astype(int)
         if self.task is Task.MULTICLASS:
@@ -159,6 +162,8 @@ def classes(pipeline: Any) -> list[str]:
 def from_outputs(task: Task, rows: list[dict[str, Any]], classes: tuple[str, ...]) -> np.ndarray:
     """``Predictions.outputs``' rows back as ``predict``'s array (a log's rows, say), for the
     metrics."""
+    import numpy as np
+
     if task is Task.REGRESSION:
         return np.asarray([row["value"] for row in rows], dtype=float)
     if task is Task.BINARY:
