@@ -14,9 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlops import artifact
 from mlops.data import featurize
-from mlops.serving import latency
+from mlops.serving import latency, servable
 
 BUSY_PROCESSES = 6
 CALLS = 300
@@ -26,15 +25,15 @@ CALLS = 300
 def test_single_row_latency_keeps_its_verdict_beside_cpu_bound_processes(
     trained_project: Path,
 ) -> None:
-    folder = trained_project / "model"
+    served = servable.load(servable.FolderSource(trained_project / "model"))
     holdout = pd.read_parquet(trained_project / featurize.part_path("holdout"))
-    inputs = artifact.load(folder).inputs(holdout)
-    quiet = latency.single_row(folder, inputs, CALLS)
+    inputs = served.artifact.inputs(holdout)
+    quiet = latency.single_row(served, inputs, CALLS)
     busy = [
         subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(BUSY_PROCESSES)
     ]
     try:
-        loaded = latency.single_row(folder, inputs, CALLS)
+        loaded = latency.single_row(served, inputs, CALLS)
     finally:
         for process in busy:
             process.kill()

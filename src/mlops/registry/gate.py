@@ -27,7 +27,7 @@ from mlops.paths import GATE_JSON, GATE_MD, MODEL_DIR
 from mlops.pipeline.metrics import by_slice, score
 from mlops.registry import bootstrap, versions
 from mlops.registry.gate_rules import decide
-from mlops.serving import latency
+from mlops.serving import latency, servable
 from mlops.tables import write_json, write_text
 from mlops.task import Predictions, lower_is_better
 
@@ -39,11 +39,12 @@ class GateError(MlopsError):
     """
 
 
-def _load(folder: Path) -> artifact.ModelArtifact:
+def _load(folder: Path) -> servable.ServedModel:
+    """The model as the service would serve it: scored, and timed on the service's path."""
     try:
-        return artifact.load(folder)
-    except (OSError, ValueError, KeyError, artifact.UntrustedModelError) as error:
-        raise GateError(f"cannot load the model in {folder}: {error}") from error
+        return servable.load(servable.FolderSource(folder))
+    except (servable.ModelLoadError, artifact.UntrustedModelError) as error:
+        raise GateError(str(error)) from error
 
 
 Scored = tuple[dict[str, Any], Predictions]
@@ -51,7 +52,8 @@ Scored = tuple[dict[str, Any], Predictions]
 
 def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> Scored:
     """The model's numbers for the record, and its scores of each row for the bootstrap."""
-    model = _load(folder)
+    served = _load(folder)
+    model = served.artifact
     try:
         inputs = model.inputs(holdout)
     except KeyError as error:
@@ -60,7 +62,7 @@ def _score(folder: Path, holdout: pd.DataFrame, params: Params) -> Scored:
         ) from error
     labels = holdout[LABEL].to_numpy()
     predicted = model.predictions(inputs)
-    timing = latency.single_row(folder, inputs, params.profile.single_row_calls)
+    timing = latency.single_row(served, inputs, params.profile.single_row_calls)
     summary = {
         "metrics": score(labels, predicted),
         "slices": by_slice(

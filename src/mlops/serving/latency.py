@@ -11,12 +11,12 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from mlops import artifact
-from mlops.artifact import ModelArtifact
 from mlops.config import Params, ProfileParams
 from mlops.data.featurize import part_path
 from mlops.paths import MODEL_DIR, PROFILE_JSON
 from mlops.progress import track
 from mlops.serving import fastpath, servable
+from mlops.serving.servable import ServedModel
 from mlops.tables import write_json
 
 # Calls per row; the least is the row's cost (see single_row).
@@ -31,7 +31,7 @@ def _milliseconds(seconds: list[float]) -> dict[str, float]:
     }
 
 
-def single_row(folder: Path, inputs: pd.DataFrame, calls: int) -> dict[str, Any]:
+def single_row(served: ServedModel, inputs: pd.DataFrame, calls: int) -> dict[str, Any]:
     """p50 and p99 over ``calls`` holdout rows of what one one-row call costs, on the path the
     service takes (its fast path when the model has one) and on one OpenMP thread, as the
     service runs them.
@@ -42,7 +42,6 @@ def single_row(folder: Path, inputs: pd.DataFrame, calls: int) -> dict[str, Any]
     unseen categories) is what p99 reports, so a latency budget decides the same way on a quiet
     machine and a loaded one.
     """
-    served = servable.load(servable.FolderSource(folder))
     records = fastpath.client_records(inputs)
     seconds: list[float] = []
     with threadpool_limits(1):
@@ -58,17 +57,17 @@ def single_row(folder: Path, inputs: pd.DataFrame, calls: int) -> dict[str, Any]
 
 
 def measure(
-    folder: Path, model: ModelArtifact, inputs: pd.DataFrame, settings: ProfileParams
+    folder: Path, served: ServedModel, inputs: pd.DataFrame, settings: ProfileParams
 ) -> dict[str, Any]:
     """Size on disk, single-row latency over holdout rows, and whole-frame batch latency."""
     batch: list[float] = []
     for _ in range(settings.batch_repeats):
         started = time.perf_counter()
-        model.predictions(inputs)
+        served.artifact.predictions(inputs)
         batch.append(time.perf_counter() - started)
     return {
         "model_size_bytes": (folder / artifact.MODEL_FILE).stat().st_size,
-        "single_row": single_row(folder, inputs, settings.single_row_calls),
+        "single_row": single_row(served, inputs, settings.single_row_calls),
         "batch": {
             **_milliseconds(batch),
             "rows": len(inputs),
@@ -79,8 +78,8 @@ def measure(
 
 def run(params: Params) -> dict[str, Any]:
     """Measure the model in ``model/`` on holdout rows; returns the numbers written."""
-    model = artifact.load(MODEL_DIR)
-    inputs = model.inputs(pd.read_parquet(part_path("holdout")))
-    result = measure(MODEL_DIR, model, inputs, params.profile)
+    served = servable.load(servable.FolderSource(MODEL_DIR))
+    inputs = served.artifact.inputs(pd.read_parquet(part_path("holdout")))
+    result = measure(MODEL_DIR, served, inputs, params.profile)
     write_json(PROFILE_JSON, result)
     return result
