@@ -148,7 +148,7 @@ def test_a_service_that_echoes_the_request_does_not_put_the_token_in_the_error()
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
         with pytest.raises(MlopsError) as failure:
             http.request_json(

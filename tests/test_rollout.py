@@ -70,7 +70,7 @@ def round_robin(*upstreams: str) -> Iterator[str]:
             pass
 
     with ThreadingHTTPServer(("127.0.0.1", 0), Forward) as proxy:
-        threading.Thread(target=proxy.serve_forever, daemon=True).start()
+        threading.Thread(target=proxy.serve_forever, args=(0.05,), daemon=True).start()
         try:
             yield f"http://127.0.0.1:{proxy.server_address[1]}"
         finally:

@@ -205,7 +205,7 @@ def test_alert_posts_a_chat_message_to_the_webhook(
     served_as: str,
 ) -> None:
     server = HTTPServer(("127.0.0.1", 0), _Webhook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     monkeypatch.setenv("MLOPS_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
     try:
         log = write_log(tmp_path / "log", summer, model_features, "time_hour", served_as)
