@@ -19,10 +19,14 @@ nox.options.reuse_existing_virtualenvs = True
 # uv installs a lock in seconds where pip takes a minute or more (`pip install 'nox[uv]'` brings
 # it); without uv, nox falls back to virtualenv and pip.
 nox.options.default_venv_backend = "uv|virtualenv"
-# pip compiles bytecode as it installs; uv only when asked. Without it, where bytecode is not
-# written on import (PYTHONDONTWRITEBYTECODE, as on CI machines here), every process compiles
-# what it imports: importing scikit-learn, pandas and pyarrow took 3.3 s of CPU, not 1.4.
-os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+# Bytecode: uv, unlike pip, compiles none as it installs, and where Python does not write it on
+# import either (PYTHONDONTWRITEBYTECODE, as on CI machines here) every process compiles all it
+# imports again: importing scikit-learn, pandas and pyarrow took 3.3 s of CPU, not 1.4. Sessions
+# write it on first import, into their own environments and src/ (git ignores __pycache__): the
+# suite imports about 2,900 of the test lock's 15,000 modules, 9 s of CPU to compile, where
+# compiling all of them at install took 37 s (20 s of wall). Sessions that time processes
+# compile at install instead (`compiled=True`), so that no timed run compiles.
+os.environ["PYTHONDONTWRITEBYTECODE"] = ""
 
 # What the product and its tests run on, pinned with hashes, for Python 3.11 on x86-64 Linux.
 # Each lock holds the base dependencies plus its extras (pyproject.toml), and all of them come
@@ -53,13 +57,14 @@ LOCKED_PLATFORM = (
 )
 
 
-def _install(session: nox.Session, lock: str = ALL_LOCK) -> None:
-    """The locked dependencies, then the package itself without resolving anything again."""
-    session.install("--require-hashes", "-r", lock)
+def _install(session: nox.Session, lock: str = ALL_LOCK, compiled: bool = False) -> None:
+    """The locked dependencies, then the package itself without resolving anything again;
+    ``compiled``: with the bytecode of all of it (for sessions that time processes)."""
+    bytecode = {"UV_COMPILE_BYTECODE": "1"} if compiled else {}
+    session.install("--require-hashes", "-r", lock, env=bytecode)
     session.install("--no-deps", "-e", ".")
-    # An editable install leaves the package's own modules to be compiled on import, which each
-    # `mlops` process repeats where bytecode is not written: compiled once here instead.
-    session.run("python", "-m", "compileall", "-q", "src")
+    if compiled:  # an editable install leaves the package's own modules to compile on import
+        session.run("python", "-m", "compileall", "-q", "src")
 
 
 def _side_python(session: nox.Session, name: str, *requirements: str, compiled: bool) -> str:
@@ -176,7 +181,7 @@ def audit(session: nox.Session) -> None:
 @nox.session
 def benchmark(session: nox.Session) -> None:
     """Wall time of a full and a no-op `dvc repro` on the default data (prints a table)."""
-    _install(session, PIPELINE_LOCK)
+    _install(session, PIPELINE_LOCK, compiled=True)
     session.run("python", "benchmarks/pipeline_repro.py", *session.posargs)
 
 
@@ -196,7 +201,7 @@ def benchmark_suite(session: nox.Session) -> None:
 @nox.session(name="benchmark-serving")
 def benchmark_serving(session: nox.Session) -> None:
     """The model service vs MLflow's scoring server, and batch scoring (prints a table)."""
-    _install(session)
+    _install(session, compiled=True)
     session.run("mlops", "data", "pull")
     session.run("dvc", "repro")  # the model and the holdout rows to send
     # MLflow gets an environment of its own (its pins may not match ours), with our scikit-learn.
@@ -218,7 +223,7 @@ def benchmark_serving(session: nox.Session) -> None:
 @nox.session(name="benchmark-drift")
 def benchmark_drift(session: nox.Session) -> None:
     """Drift monitoring vs Evidently's DataDriftPreset, and a 10-million-row log (a table)."""
-    _install(session)
+    _install(session, compiled=True)
     session.run("mlops", "data", "pull")
     session.run("dvc", "repro")  # the model, its reference profile and its training part
     session.run(
