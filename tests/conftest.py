@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return 0 if all(marked) else 1 if any(marked) else 2
 
     items.sort(key=slowest_first)  # stable: files and tests keep their order within a rank
+
+
+# More threads than this left running after a test fail it (module fixtures' servers and
+# clusters are made before the count and stopped after it).
+MAX_THREADS_LEFT = 20
+
+
+@pytest.fixture(autouse=True)
+def _threads_left_behind() -> Iterator[None]:
+    """A test stops the threads it starts. Threads left running share the GIL with every later
+    test of their worker: 2,200 idle collector threads, each waking every second, once made
+    that worker's tests take several times their CPU and looked like another job's load."""
+    before = threading.active_count()
+    yield
+    left = threading.active_count() - before
+    if left > MAX_THREADS_LEFT:
+        pytest.fail(f"the test left {left} threads running (at most {MAX_THREADS_LEFT})")
 
 
 @pytest.fixture(scope="session", autouse=True)

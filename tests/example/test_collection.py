@@ -68,11 +68,15 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path: Path) -> Non
     assert len(logs.records(str(tmp_path), collector.PREDICTIONS)) == 3
 
 
+def _kept(folder: Path, sample_rate: float, requests: int) -> int:
+    with Collector(str(folder), sample_rate=sample_rate) as sink:
+        return sum(sink.sampled() for _ in range(requests))
+
+
 def test_sampling_rate(tmp_path: Path) -> None:
-    assert not any(Collector(str(tmp_path), sample_rate=0.0).sampled() for _ in range(100))
-    assert all(Collector(str(tmp_path), sample_rate=1.0).sampled() for _ in range(100))
-    kept = sum(Collector(str(tmp_path), sample_rate=0.5).sampled() for _ in range(2000))
-    assert 800 < kept < 1200
+    assert _kept(tmp_path, 0.0, 100) == 0
+    assert _kept(tmp_path, 1.0, 100) == 100
+    assert 800 < _kept(tmp_path, 0.5, 2000) < 1200
     with pytest.raises(ValueError, match="sample rate"):
         Collector(str(tmp_path), sample_rate=1.5)
 

@@ -43,7 +43,9 @@ def partition(timestamp: str) -> str:
 
 
 class Collector:
-    """Writes records in batches on its own thread; ``close`` flushes what is queued."""
+    """Writes records in batches on its own thread; ``close`` (or leaving a ``with`` block)
+    flushes what is queued and stops the thread, which otherwise wakes every flush interval
+    for as long as the process lives."""
 
     def __init__(
         self,
@@ -100,6 +102,12 @@ class Collector:
             self._stopping = True
         self._wake.set()
         self._thread.join()
+
+    def __enter__(self) -> Collector:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def _run(self) -> None:
         stopping = False
