@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import nox
@@ -17,7 +13,6 @@ import nox
 EVIDENTLY = ("evidently==0.7.23", "pandas<3", "pyarrow")
 ZIZMOR = "zizmor==1.32.0"  # the workflows' security audit, offline
 TYPING_TOOLS = ("mypy==2.4.1", "pandas-stubs==3.1.0.261029", "types-PyYAML==6.0.12.20261122")
-TYPED = ("src/mlops", "src/project")
 
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
@@ -108,16 +103,15 @@ def pipeline(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite, slow end-to-end tests included, with mypy beside it: mypy takes
-    one core for about 15 s on a fresh clone, the suite keeps both busy for minutes, so beside
-    it mypy costs the session half that. Either failing fails the session."""
+    """mypy, then the whole test suite, slow end-to-end tests included."""
     _install(session, TEST_LOCK)
-    session.install(*TYPING_TOOLS)
-    evidently = _evidently_python(session, compiled=False)
-    with _beside(session, "mypy", *TYPED):
-        session.run(
-            "pytest", *PARALLEL, *session.posargs, env={"MLOPS_EVIDENTLY_PYTHON": evidently}
-        )
+    _typecheck(session)
+    session.run(
+        "pytest",
+        *PARALLEL,
+        *session.posargs,
+        env={"MLOPS_EVIDENTLY_PYTHON": _evidently_python(session, compiled=False)},
+    )
 
 
 @nox.session(python=NEWEST_PYTHON)
@@ -147,31 +141,17 @@ def lint(session: nox.Session) -> None:
     session.run("zizmor", "--offline", "--min-severity", "medium", ".github/workflows")
 
 
-@contextlib.contextmanager
-def _beside(session: nox.Session, tool: str, *arguments: str) -> Iterator[None]:
-    """``tool ARGUMENTS`` from the session's environment while the block runs; its output once
-    both are done, and the session fails if the tool did."""
-    with tempfile.TemporaryFile("w+") as output:
-        process = subprocess.Popen(
-            [str(Path(session.bin) / tool), *arguments], stdout=output, stderr=subprocess.STDOUT
-        )
-        try:
-            yield
-        finally:
-            code = process.wait()
-            output.seek(0)
-            session.log(f"{tool} {' '.join(arguments)}\n{output.read().rstrip()}")
-    if code:
-        session.error(f"{tool} exited {code}")
+def _typecheck(session: nox.Session) -> None:
+    """mypy over the package, in a session that has every dependency (their types count)."""
+    session.install(*TYPING_TOOLS)
+    session.run("mypy", "src/mlops", "src/project")
 
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy alone (`nox -s tests` runs it beside the suite), in an environment with every
-    dependency (their types count)."""
+    """mypy alone (`nox -s tests` runs it first too)."""
     _install(session)
-    session.install(*TYPING_TOOLS)
-    session.run("mypy", *TYPED)
+    _typecheck(session)
 
 
 @nox.session
