@@ -130,7 +130,6 @@ def test_no_error_shows_the_token(forge: LocalGitHub, monkeypatch: pytest.Monkey
 
 
 def test_a_service_that_echoes_the_request_does_not_put_the_token_in_the_error() -> None:
-    import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from mlops import http
@@ -147,15 +146,10 @@ def test_a_service_that_echoes_the_request_does_not_put_the_token_in_the_error()
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        with pytest.raises(MlopsError) as failure:
-            http.request_json(
-                f"http://127.0.0.1:{server.server_port}/", headers=http.bearer("s3cret-token")
-            )
-    finally:
-        server.shutdown()
-        server.server_close()
+    with (
+        http.in_background(ThreadingHTTPServer(("127.0.0.1", 0), Echo)) as url,
+        pytest.raises(MlopsError) as failure,
+    ):
+        http.request_json(f"{url}/", headers=http.bearer("s3cret-token"))
     assert str(failure.value).endswith("you sent ***")
     assert "s3cret-token" not in str(failure.value)

@@ -8,7 +8,6 @@ import itertools
 import json
 import shutil
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mlops import artifact
+from mlops import artifact, http
 from mlops.errors import MlopsError
 from mlops.gitops import rollout
 from mlops.serving.serving_process import free_port
@@ -69,12 +68,8 @@ def round_robin(*upstreams: str) -> Iterator[str]:
         def log_message(self, *_: object) -> None:
             pass
 
-    with ThreadingHTTPServer(("127.0.0.1", 0), Forward) as proxy:
-        threading.Thread(target=proxy.serve_forever, args=(0.05,), daemon=True).start()
-        try:
-            yield f"http://127.0.0.1:{proxy.server_address[1]}"
-        finally:
-            proxy.shutdown()
+    with http.in_background(ThreadingHTTPServer(("127.0.0.1", 0), Forward)) as url:
+        yield url
 
 
 def pinned(folder: Path) -> tuple[str, str]:

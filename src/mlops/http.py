@@ -1,19 +1,27 @@
 """JSON over HTTP with the standard library: the one client the CLI's outgoing calls share
 (webhooks, GitHub's API, smoke tests, replayed traffic). A failure is an ``MlopsError`` that
-names the call and what the service said, never the headers (they may hold a token)."""
+names the call and what the service said, never the headers (they may hold a token). And the
+one way a loopback stand-in (the local GitHub, tests' webhooks) serves in the background."""
 
 from __future__ import annotations
 
 import json
+import threading
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.client import InvalidURL
+from http.server import HTTPServer
 from typing import Any
 
 from mlops.errors import MlopsError
 
 DETAIL_CHARS = 300  # of a refusal's body: enough for the reason, not a whole HTML page
 DETAIL_BYTES = 64 * 1024  # read no more of a refusal's body than this
+# How often a background server checks whether to stop: each stop waits up to this (the
+# standard library's 0.5 s made every stand-in's stop half a second).
+SHUTDOWN_POLL_S = 0.05
 
 
 def bearer(token: str | None) -> dict[str, str]:
@@ -82,3 +90,15 @@ def _hidden(text: str, headers: dict[str, str]) -> str:
             for secret in (value, token) if token else (value,):
                 text = text.replace(secret, "***")
     return text
+
+
+@contextmanager
+def in_background(server: HTTPServer) -> Iterator[str]:
+    """``server`` answering on a thread of its own until the block ends; yields its URL."""
+    thread = threading.Thread(target=server.serve_forever, args=(SHUTDOWN_POLL_S,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()

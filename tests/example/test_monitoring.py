@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -14,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops import artifact
+from mlops import artifact, http
 from mlops.columns import LABEL
 from mlops.config import MonitorParams, Params
 from mlops.data import featurize
@@ -204,15 +203,10 @@ def test_alert_posts_a_chat_message_to_the_webhook(
     monkeypatch,
     served_as: str,
 ) -> None:
-    server = HTTPServer(("127.0.0.1", 0), _Webhook)
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    monkeypatch.setenv("MLOPS_ALERT_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
-    try:
+    with http.in_background(HTTPServer(("127.0.0.1", 0), _Webhook)) as url:
+        monkeypatch.setenv("MLOPS_ALERT_WEBHOOK", f"{url}/hook")
         log = write_log(tmp_path / "log", summer, model_features, "time_hour", served_as)
         code, _ = _monitor(trained_project, log, "--alert")
-    finally:
-        server.shutdown()
-        server.server_close()
     assert code == 3
     [message] = _Webhook.received
     assert set(message) == {"text"}  # what Slack and Teams incoming webhooks both accept

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from mlops import http
 
 REPOSITORY = "team/model"
 TOKEN = "rehearsal-token"
@@ -104,12 +105,6 @@ def local_github() -> Iterator[LocalGitHub]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    forge.url = f"http://127.0.0.1:{server.server_port}"
-    # Checks for shutdown every 50 ms (not 0.5 s): each stop would otherwise wait up to that.
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
+    with http.in_background(ThreadingHTTPServer(("127.0.0.1", 0), Handler)) as url:
+        forge.url = url
         yield forge
-    finally:
-        server.shutdown()
-        server.server_close()
