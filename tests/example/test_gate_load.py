@@ -1,8 +1,9 @@
 """The gate's latency rule gives the same verdict on a quiet machine and on a loaded one.
 
 It times one-row scoring as the service does it (the fast path when the model has one) in
-this thread's CPU time, the least of a few calls per row: six CPU-bound processes beside it on
-two cores delay calls and cool the caches, but do not change what a row costs.
+this thread's CPU time, each row's the least of a few calls made a pass over the rows apart:
+six CPU-bound processes beside it on two cores delay calls and cool the caches, but do not
+change what a row costs.
 """
 
 from __future__ import annotations
