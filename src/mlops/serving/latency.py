@@ -39,9 +39,9 @@ def single_row(served: ServedModel, inputs: pd.DataFrame, calls: int) -> dict[st
     Each call is timed in this thread's CPU time, and each row's cost is the least of its
     calls, one in each of ``REPEATS`` passes over all the rows. Other processes on a busy
     machine delay a call, and the calls after a switch run on cold caches and on a core that
-    others share. Such a spell outlasts a few calls of one row: with the calls of a row made
-    back to back, p99 beside seven busy processes on two cores was 4.3 and 4.5 times the quiet
-    p99 in two runs of four; with a row's calls a pass apart, at most 2.6 times in six runs.
+    others share. Such a spell outlasts a few calls of one row. Beside six or seven busy
+    processes on two cores, p99 was 4.3 and 4.5 times the quiet p99 in two runs of four with
+    a row's calls made back to back; with them a pass apart, at most 2.6 times in five runs.
     The spread over rows (deep paths, unseen categories) is what p99 reports, so a latency
     budget decides the same way on a quiet machine and a loaded one.
     """
