@@ -192,6 +192,8 @@ def test_prediction_drift_compares_the_outputs_the_reference_holds(monitored: Mo
     expected = Distribution.from_json(profile)
     assert expected.kind == (CATEGORICAL if monitored.case.task is Task.MULTICLASS else NUMERIC)
     window = _windows(monitored)[DAYS[0]]
+    served_as = artifact.digest(monitored.repo / "model")[:12]
+    assert window["model_versions"] == {served_as: len(monitored.days[DAYS[0]])}
     served = reference.output(monitored.predictions(DAYS[0]))  # the class, or the value
     assert window["score"] == column_drift("score", expected, served).to_json()
     categorical_tests = {"chisquare", "z", "jensenshannon"}
