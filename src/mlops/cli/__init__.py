@@ -7,9 +7,9 @@ Subcommands import what they need when they run, so quick ones (registry, lineag
 
 from importlib import import_module
 
-from mlops.cli.app import app
+from mlops.cli.app import app, main
 
 for _group in ("data", "pipeline", "serving", "registry", "monitor", "gitops"):
     import_module(f"mlops.cli.{_group}")
 
-__all__ = ["app"]
+__all__ = ["app", "main"]

@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from mlops import gc_pace
 from mlops.cli.common import errors
 from mlops.errors import MlopsError
 from mlops.extras import install_hint
@@ -42,3 +43,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+def main() -> None:
+    """The ``mlops`` command: the app, in a process paced as a command (``gc_pace``)."""
+    gc_pace.for_command()
+    app()

@@ -10,7 +10,6 @@ answered wholly by the old model or wholly by the new one.
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 import signal
@@ -25,6 +24,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from threadpoolctl import threadpool_limits
 
+from mlops import gc_pace
 from mlops.serving import payload, routes, servable
 from mlops.serving.collector import Collector
 from mlops.serving.dependencies import ServiceState
@@ -120,10 +120,7 @@ def serve(settings: Settings, host: str, port: int) -> None:
             TOKEN_ENV,
         )
     app = create_app(replace(settings, token=token))
-    # What loading left (the model, its libraries: ~200,000 objects) is kept out of the
-    # garbage collector's full passes, which walked it all amid requests: 110 ms each.
-    gc.collect()
-    gc.freeze()
+    gc_pace.for_service()
     uvicorn.run(
         app,
         host=host,
