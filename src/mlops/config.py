@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mlops import yamlio
 from mlops.errors import MlopsError
 from mlops.task import METRICS, PRIMARY, Task
 
@@ -307,6 +307,6 @@ def params_sha256(document: dict[str, Any]) -> str:
 def load_params(path: Path = PARAMS_FILE) -> Params:
     """Read and check ``params.yaml``; a bad knob is an error naming the file and the knob."""
     try:
-        return Params.model_validate(yaml.safe_load(path.read_text()))
+        return Params.model_validate(yamlio.load(path.read_text()))
     except ValidationError as error:
         raise MlopsError(f"{path}: {error}") from None

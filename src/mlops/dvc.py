@@ -6,8 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
+from mlops import yamlio
 from mlops.errors import MlopsError
 
 
@@ -35,7 +34,7 @@ def stream(*args: str) -> None:
 
 def tracked_output(dvc_file: Path) -> dict:
     """The single output recorded in a ``.dvc`` file (``md5``, ``path``, ``meta``, ...)."""
-    outs = yaml.safe_load(dvc_file.read_text()).get("outs", [])
+    outs = yamlio.load(dvc_file.read_text()).get("outs", [])
     if len(outs) != 1:
         raise DvcError(f"{dvc_file} must track exactly one output, found {len(outs)}")
     return outs[0]
@@ -43,10 +42,8 @@ def tracked_output(dvc_file: Path) -> dict:
 
 def locked_md5(lock_text: str, path: str) -> str | None:
     """The hash ``dvc.lock`` records for the stage output at ``path``."""
-    # dvc.lock runs to thousands of lines and the registry's audit reads one per version:
-    # libyaml's parser when PyYAML has it.
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    stages = (yaml.load(lock_text, Loader=loader) or {}).get("stages", {})
+    # dvc.lock runs to thousands of lines and the registry's audit reads one per version.
+    stages = (yamlio.load(lock_text) or {}).get("stages", {})
     for stage in stages.values():
         for out in stage.get("outs", []):
             if out["path"] == path:
@@ -56,4 +53,4 @@ def locked_md5(lock_text: str, path: str) -> str | None:
 
 def artifacts(dvc_yaml: Path = Path("dvc.yaml")) -> dict[str, dict]:
     """The ``artifacts:`` section of ``dvc.yaml``: name -> path, type, description."""
-    return yaml.safe_load(dvc_yaml.read_text()).get("artifacts", {})
+    return yamlio.load(dvc_yaml.read_text()).get("artifacts", {})

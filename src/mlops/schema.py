@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from mlops import yamlio
 from mlops.errors import MlopsError
 from mlops.task import Task
 
@@ -45,7 +44,7 @@ def column_contracts(schema_file: Path | None) -> dict[str, dict[str, Any]]:
     if schema_file is None:
         return {}
     columns: dict[str, dict[str, Any]] = {}
-    for table in yaml.safe_load(schema_file.read_text())["tables"].values():
+    for table in yamlio.load(schema_file.read_text())["tables"].values():
         for name, spec in table["columns"].items():
             columns.setdefault(name, spec)
     return columns
@@ -166,7 +165,7 @@ class DataSchema:
 
         tables = {
             table: body["columns"]
-            for table, body in yaml.safe_load(path.read_text())["tables"].items()
+            for table, body in yamlio.load(path.read_text())["tables"].items()
         }
         if production is not None:
             tables[PRODUCTION_TABLE] = production

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from mlops import dvc
+from mlops import dvc, yamlio
 from mlops.config import Params
 from mlops.errors import MlopsError
 from mlops.progress import track
@@ -104,7 +104,7 @@ def record(params: Params, batch: dict[str, Any] | None = None) -> str:
     if PRODUCTION_TABLE in meta["tables"] and batches:
         meta[PRODUCTION_TABLE] = batches
     path = dvc_file(params)
-    document = yaml.safe_load(path.read_text())
+    document = yamlio.load(path.read_text())
     document["outs"][0]["meta"] = meta
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return md5

@@ -26,9 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from mlops import dvc, git
+from mlops import dvc, git, yamlio
 from mlops.errors import MlopsError
 from mlops.gitops.local_github import REPOSITORY, TOKEN, LocalGitHub, local_github
 
@@ -462,7 +460,7 @@ def run_job(
     extra_env: dict[str, str] | None = None,
 ) -> JobResult:
     """Run ``job`` of ``workflow`` in ``cwd``; ``context`` holds github, secrets, vars, needs."""
-    document = yaml.safe_load(workflow.read_text())
+    document = yamlio.load(workflow.read_text())
     spec = document["jobs"][job]
     context = {**context, "steps": {}}
     if not _condition(spec, context, failed=False):

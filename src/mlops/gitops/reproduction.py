@@ -14,9 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from mlops import git
+from mlops import git, yamlio
 from mlops.paths import GATE_JSON, PROFILE_JSON, SERVING_CHECK_JSON
 
 LOCK = "dvc.lock"
@@ -27,7 +25,7 @@ MEASUREMENTS = {str(PROFILE_JSON), str(SERVING_CHECK_JSON)}
 def _lock_entries(text: str | None) -> dict[str, Any]:
     """Each stage's command, inputs and outputs, keyed so that two locks compare by entry."""
     entries: dict[str, Any] = {}
-    for name, stage in ((yaml.safe_load(text or "") or {}).get("stages") or {}).items():
+    for name, stage in ((yamlio.load(text or "") or {}).get("stages") or {}).items():
         entries[f"{name}: cmd"] = stage.get("cmd")
         entries[f"{name}: params"] = stage.get("params")
         for kind in ("deps", "outs"):

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
-from mlops import artifact, dvc, git
+from mlops import artifact, dvc, git, yamlio
 from mlops.columns import LABEL
 from mlops.config import PARAMS_FILE, Params, params_sha256
 from mlops.data import datastore
@@ -131,7 +130,7 @@ def run(params: Params) -> dict[str, Any]:
             "production_rows": datastore.production_rows(params),
         },
         "git": {"commit": git.commit(), "dirty": git.is_dirty()},
-        "params_sha256": params_sha256(yaml.safe_load(PARAMS_FILE.read_text())),
+        "params_sha256": params_sha256(yamlio.load(PARAMS_FILE.read_text())),
         "time": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     write_json(GATE_JSON, record)

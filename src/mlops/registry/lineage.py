@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from mlops import git
+from mlops import git, yamlio
 from mlops.config import params_sha256
 from mlops.errors import MlopsError
 from mlops.paths import GATE_JSON, METRICS_JSON
@@ -34,7 +32,7 @@ def resolve(version: str | None, stage: str | None) -> str:
 
 def _data(commit: str, params: dict[str, Any]) -> dict[str, Any]:
     data_dvc = f"{params.get('data', {}).get('dir', 'data')}.dvc"
-    outs = (yaml.safe_load(git.show(commit, data_dvc) or "{}") or {}).get("outs", [{}])
+    outs = (yamlio.load(git.show(commit, data_dvc) or "{}") or {}).get("outs", [{}])
     meta = outs[0].get("meta", {})
     return {
         "md5": outs[0].get("md5"),
@@ -53,7 +51,7 @@ def record(version: str) -> dict[str, Any]:
         raise MlopsError(f"{version} is not registered")
     commit = registration.commit
     params_text = git.show(commit, "params.yaml") or ""
-    params = yaml.safe_load(params_text) or {}
+    params = yamlio.load(params_text) or {}
     gate = json_at(commit, GATE_JSON) or {}
     train = params.get("train", {})
     return {

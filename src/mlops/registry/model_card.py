@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
-from mlops import git
+from mlops import git, yamlio
 from mlops.config import TargetParams
 from mlops.markdown import table as markdown_table
 from mlops.paths import SLICES_JSON
@@ -85,7 +83,7 @@ def render(version: str) -> str:
     """The markdown card of ``version``, built from git at its tag (the same card every time)."""
     facts = lineage.record(version)
     commit = facts["git_commit"]
-    params = yaml.safe_load(git.show(commit, "params.yaml") or "{}") or {}
+    params = yamlio.load(git.show(commit, "params.yaml") or "{}") or {}
     return compose(facts, params, lineage.json_at(commit, SLICES_JSON) or {})
 
 

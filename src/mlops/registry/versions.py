@@ -18,9 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from mlops import artifact, dvc, git
+from mlops import artifact, dvc, git, yamlio
 from mlops.config import GateParams
 from mlops.errors import MlopsError
 from mlops.paths import GATE_JSON
@@ -58,7 +56,7 @@ def model_entry() -> ModelEntry:
 
 def stage_order() -> list[str]:
     """The stages, in the order a version must pass them (from ``.gto``)."""
-    return list(yaml.safe_load(GTO_CONFIG.read_text())["stages"])
+    return list(yamlio.load(GTO_CONFIG.read_text())["stages"])
 
 
 def production_stage() -> str:
@@ -141,7 +139,7 @@ def gate_record(revision: str) -> tuple[dict[str, Any], str]:
 
 def _rules_at(revision: str) -> GateParams:
     """The gate rules of ``params.yaml`` at ``revision``."""
-    params = yaml.safe_load(git.show(revision, "params.yaml") or "{}") or {}
+    params = yamlio.load(git.show(revision, "params.yaml") or "{}") or {}
     return GateParams.model_validate(params.get("gate", {}))
 
 
@@ -212,7 +210,7 @@ def bump_kind(previous_commit: str, revision: str) -> Bump:
     data with the same parameters is a patch.
     """
     before, after = (
-        yaml.safe_load(git.show(rev, "params.yaml") or "{}") for rev in (previous_commit, revision)
+        yamlio.load(git.show(rev, "params.yaml") or "{}") for rev in (previous_commit, revision)
     )
     inputs = [
         (params.get("features", {}).get("categorical"), params.get("features", {}).get("numeric"))
