@@ -67,7 +67,7 @@ def monitor_drift_command(
     model scored could be judged (is the collector running?), 1 error.
     """
     from mlops.gitops import ci
-    from mlops.monitoring import alerts, monitor, monitor_report
+    from mlops.monitoring import monitor, monitor_report
 
     report = monitor.run(
         collected,
@@ -85,6 +85,8 @@ def monitor_drift_command(
     ci.set_outputs(status=decision["status"])
     console.print(monitor_report.summary(report), highlight=False)
     if alert and decision["status"] != monitor.NO_DRIFT:
+        from mlops.monitoring import alerts  # an HTTP client, loaded only to post
+
         alerts.post(monitor_report.alert_text(report))
     if decision["status"] == monitor.DRIFT:
         raise typer.Exit(DRIFT_EXIT)
