@@ -15,10 +15,10 @@ regression's value (the loss's inverse link), each as the estimator itself turns
 
 from __future__ import annotations
 
+import ctypes
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 from typing import Any, TypeAlias, cast
 
 import numpy as np
@@ -36,6 +36,7 @@ from mlops.task import Task, predict
 # cross near 200 rows (1,000 rows: 27 ms against 14 ms, one thread).
 TREELITE_MAX_ROWS = 128
 TOLERANCE = 1e-6
+_FLOAT64 = ctypes.c_char_p(b"float64")  # treelite's name of the matrix's type
 
 
 class UnsupportedModelError(ValueError):
@@ -134,13 +135,12 @@ def _for_model(columns: list[_Column], known: dict[int, set[float]]) -> list[_Co
     return adjusted
 
 
-def _treelite(estimator: HistGradientBoosting) -> Callable[[np.ndarray], np.ndarray]:
+def _treelite(estimator: HistGradientBoosting) -> _RawScores:
     """The estimator's trees as a treelite model built in memory: raw scores of a matrix, on
     one thread, as the service runs (one per process, replicas to scale)."""
     try:
         import treelite
         import treelite.sklearn
-        from treelite.gtil import gtil
     except ImportError as error:  # the fast path is an optimisation: the pipeline still scores
         raise UnsupportedModelError(f"treelite is not installed ({error})") from None
     try:
@@ -149,11 +149,51 @@ def _treelite(estimator: HistGradientBoosting) -> Callable[[np.ndarray], np.ndar
     # shapes and reads attributes an unsupported model lacks): the pipeline scores instead.
     except (treelite.TreeliteError, NotImplementedError, AssertionError, AttributeError) as error:
         raise UnsupportedModelError(f"treelite cannot import the model: {error!r}") from None
-    # ``gtil.predict`` makes and parses a JSON config on every call, a quarter of a one-row
-    # walk; the config made once and ``gtil._predict_impl`` (what ``predict`` calls, treelite
-    # 4.8) do the same walk. The config is only read, so concurrent calls may share it.
-    config = gtil.GTILConfig(predict_type="raw", nthread=1)
-    return partial(gtil._predict_impl, model, config=config)
+    if (model.input_type, model.output_type) != ("float64", "float64"):
+        raise UnsupportedModelError(f"treelite built a {model.input_type} model")
+    return _RawScores(model)
+
+
+class _RawScores:
+    """Raw scores of a float64 matrix (baseline included) by GTIL, treelite's tree walk, through
+    the call of treelite's C API that ``gtil.predict`` makes (``TreeliteGTILPredict``).
+
+    ``gtil.predict`` makes and parses a JSON config on every call, a quarter of a one-row walk;
+    here the config is made once (it is only read, so concurrent calls may share it). And the
+    wrapper reads the output's shape through ``numpy.ctypeslib.as_array``, which leaves six
+    objects in reference cycles per call: the garbage collector then ran every ~100 one-row
+    requests, and those requests were the service's p99. The shape of a row's scores is read
+    once here, by the wrapper itself.
+    """
+
+    def __init__(self, model: Any) -> None:
+        from treelite.core import _LIB, _check_call
+        from treelite.gtil import gtil
+
+        self._model = model
+        self._predict, self._check = _LIB.TreeliteGTILPredict, _check_call
+        self._config = gtil.GTILConfig(predict_type="raw", nthread=1)
+        one_row = np.zeros((1, model.num_feature))
+        self._row_shape = gtil._predict_impl(model, one_row, config=self._config).shape[1:]
+
+    def __call__(self, matrix: np.ndarray) -> np.ndarray:
+        rows = np.ascontiguousarray(matrix, dtype=np.float64)
+        if rows.ndim != 2 or rows.shape[1] != self._model.num_feature:  # C reads what we say
+            raise ValueError(
+                f"expected rows of {self._model.num_feature} columns, got {rows.shape}"
+            )
+        scores = np.zeros((len(rows), *self._row_shape), dtype=np.float64)
+        self._check(
+            self._predict(
+                self._model.handle,
+                ctypes.c_void_p(rows.ctypes.data),
+                _FLOAT64,
+                ctypes.c_uint64(len(rows)),
+                ctypes.c_void_p(scores.ctypes.data),
+                self._config.handle,
+            )
+        )
+        return scores
 
 
 # The estimator each task's fast path walks.
