@@ -1,4 +1,5 @@
-"""The garbage collector's pace: a command collects rarely, a service at Python's own pace."""
+"""The garbage collector's pace: a command collects rarely and not at its exit, a service at
+Python's own pace."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def test_the_mlops_command_runs_at_a_commands_pace(monkeypatch: pytest.MonkeyPat
     assert finished.value.code == 0
     assert gc.get_threshold() == gc_pace.COMMAND_PACE
     assert gc_pace.COMMAND_PACE[0] > gc_pace.PYTHON_PACE[0]
+    assert gc.get_freeze_count() > 0  # what it built is left to the exit, not walked again
 
 
 def test_a_service_freezes_what_it_loaded_and_returns_to_pythons_pace() -> None:

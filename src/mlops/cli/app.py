@@ -48,4 +48,7 @@ app = typer.Typer(
 def main() -> None:
     """The ``mlops`` command: the app, in a process paced as a command (``gc_pace``)."""
     gc_pace.for_command()
-    app()
+    try:
+        app()
+    finally:
+        gc_pace.before_exit()
