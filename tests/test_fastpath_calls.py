@@ -56,3 +56,14 @@ def test_treelite_is_never_handed_rows_of_another_width(scorer: fastpath.FastSco
     assert raw_scores(np.zeros((3, 2))).shape[0] == 3
     with pytest.raises(ValueError, match="rows of 2 columns"):
         raw_scores(np.zeros((1, 1)))
+
+
+def test_a_treelite_without_the_call_leaves_scoring_to_the_pipeline(
+    scorer: fastpath.FastScorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A treelite release that moves its C binding must not stop a model from loading."""
+    import treelite.core
+
+    monkeypatch.delattr(treelite.core, "_LIB")
+    with pytest.raises(fastpath.UnsupportedModelError, match="GTIL cannot be called"):
+        fastpath.FastScorer(scorer._pipeline)

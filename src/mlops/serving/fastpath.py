@@ -151,7 +151,10 @@ def _treelite(estimator: HistGradientBoosting) -> _RawScores:
         raise UnsupportedModelError(f"treelite cannot import the model: {error!r}") from None
     if (model.input_type, model.output_type) != ("float64", "float64"):
         raise UnsupportedModelError(f"treelite built a {model.input_type} model")
-    return _RawScores(model)
+    try:
+        return _RawScores(model)
+    except (ImportError, AttributeError) as error:  # a treelite whose C API binding moved
+        raise UnsupportedModelError(f"treelite's GTIL cannot be called: {error!r}") from None
 
 
 class _RawScores:
