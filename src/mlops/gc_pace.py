@@ -3,7 +3,7 @@
 A command (``mlops ...``) builds most of what it holds as it starts: its modules, a model,
 frames, a few hundred thousand objects kept until it exits. At Python's pace (a young
 collection every 700 new objects, a full one as the heap grows by a quarter) the collector
-walks that growing heap again and again and finds almost nothing to free: 4-6% of the CPU of
+walks that growing heap again and again and finds almost nothing to free: 3-4% of the CPU of
 ``mlops monitor drift`` (benchmarks/drift.py). A command collects young objects every
 100,000 instead; cycles are still freed, later. At its exit the interpreter walked everything
 once more (about 18% of that command's CPU): a command freezes what it holds before it exits.
@@ -28,7 +28,7 @@ def for_command() -> None:
 
 def before_exit() -> None:
     """Spare the interpreter's last full collection, which walked every object the command
-    built only to find them all still referenced (60-90 ms of a command that loads pandas):
+    built only to find them all still referenced (70-170 ms of a command that loads pandas):
     frozen objects are left to the exit. Modules are still torn down, objects freed by their
     counts (files closed and flushed), and exit handlers run; a reference cycle left as
     garbage is not collected, so nothing may rely on one to flush a file."""
