@@ -174,17 +174,16 @@ class _RawScores:
         from treelite.gtil import gtil
 
         self._model = model
+        self._features = model.num_feature  # a query of the C model: read once, not per call
         self._predict, self._check = _LIB.TreeliteGTILPredict, _check_call
         self._config = gtil.GTILConfig(predict_type="raw", nthread=1)
-        one_row = np.zeros((1, model.num_feature))
+        one_row = np.zeros((1, self._features))
         self._row_shape = gtil._predict_impl(model, one_row, config=self._config).shape[1:]
 
     def __call__(self, matrix: np.ndarray) -> np.ndarray:
         rows = np.ascontiguousarray(matrix, dtype=np.float64)
-        if rows.ndim != 2 or rows.shape[1] != self._model.num_feature:  # C reads what we say
-            raise ValueError(
-                f"expected rows of {self._model.num_feature} columns, got {rows.shape}"
-            )
+        if rows.ndim != 2 or rows.shape[1] != self._features:  # C reads what we say
+            raise ValueError(f"expected rows of {self._features} columns, got {rows.shape}")
         scores = np.zeros((len(rows), *self._row_shape), dtype=np.float64)
         self._check(
             self._predict(
